@@ -1,0 +1,133 @@
+"""The learner: optimizer, learner state and the jitted DQN update step."""
+from __future__ import annotations
+
+import functools
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxdqn.losses import td_loss
+from jaxdqn.networks import Network
+
+MAX_GRAD_NORM = 10.0
+
+
+class LearnerState(NamedTuple):
+    params: optax.Params
+    target_params: optax.Params
+    opt_state: optax.OptState
+    step: jax.Array  # number of updates applied so far (int32)
+
+
+class UpdateMetrics(NamedTuple):
+    loss: jax.Array
+    abs_td: jax.Array  # [B], for priority updates
+    grad_norm: jax.Array
+
+
+def make_optimizer(learning_rate: float, max_grad_norm: float = MAX_GRAD_NORM) -> optax.GradientTransformation:
+    """Clip by global norm (like ``clip_grad_norm_``), then Adam with an injectable learning rate."""
+    return optax.chain(
+        optax.clip_by_global_norm(max_grad_norm),
+        optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate),
+    )
+
+
+def _adam_state(opt_state):
+    return opt_state[1]
+
+
+def get_learning_rate(opt_state) -> float:
+    return float(_adam_state(opt_state).hyperparams["learning_rate"])
+
+
+def set_learning_rate(opt_state, learning_rate) -> optax.OptState:
+    """Return ``opt_state`` with a new learning rate; a float32 array keeps the update from retracing."""
+    adam = _adam_state(opt_state)
+    hyperparams = dict(adam.hyperparams)
+    hyperparams["learning_rate"] = jnp.asarray(learning_rate, dtype=jnp.float32)
+    return (opt_state[0], adam._replace(hyperparams=hyperparams), *opt_state[2:])
+
+
+def init_learner(key: jax.Array, network: Network, optimizer: optax.GradientTransformation) -> LearnerState:
+    params = network.init(key)
+    return LearnerState(
+        params=params,
+        target_params=jax.tree.map(jnp.copy, params),
+        opt_state=optimizer.init(params),
+        step=jnp.zeros((), jnp.int32),
+    )
+
+
+def update(
+    state: LearnerState,
+    batch,
+    weights: jax.Array | None,
+    *,
+    apply_fn: Callable,
+    optimizer: optax.GradientTransformation,
+    gamma: float,
+    target_update_period: int,
+    double_dqn: bool = False,
+) -> tuple[LearnerState, UpdateMetrics]:
+    """One gradient step on ``batch``; every ``target_update_period`` steps the target becomes a hard copy."""
+    (loss, abs_td), grads = jax.value_and_grad(td_loss, has_aux=True)(
+        state.params, state.target_params, apply_fn, batch, gamma, weights, double_dqn
+    )
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    step = state.step + 1
+    target_params = jax.lax.cond(
+        step % target_update_period == 0, lambda: params, lambda: state.target_params
+    )
+    new_state = LearnerState(params, target_params, opt_state, step)
+    return new_state, UpdateMetrics(loss, abs_td, optax.tree.norm(grads))
+
+
+def make_update(
+    network: Network,
+    optimizer: optax.GradientTransformation,
+    gamma: float,
+    target_update_period: int,
+    double_dqn: bool = False,
+    jit: bool = True,
+):
+    """``update(state, batch, weights) -> (state, metrics)``, jitted with the state's buffers donated."""
+    fn = functools.partial(
+        update, apply_fn=network.apply, optimizer=optimizer, gamma=gamma,
+        target_update_period=target_update_period, double_dqn=double_dqn,
+    )
+    return jax.jit(fn, donate_argnums=0) if jit else fn
+
+
+def train_step(
+    learner_state: LearnerState,
+    buffer_state,
+    key: jax.Array,
+    new_transitions=None,
+    *,
+    buffer,
+    update_fn: Callable,
+    batch_size: int,
+):
+    """Add ``new_transitions`` (optional), sample a batch, update, write the new priorities.
+
+    One device call per training step: the trainer hands over a chunk of transitions and
+    gets back the new states and metrics, with no host round trip in between.
+    """
+    if new_transitions is not None:
+        buffer_state = buffer.add(buffer_state, new_transitions)
+    batch, indices, weights = buffer.sample(buffer_state, key, batch_size)
+    learner_state, metrics = update_fn(learner_state, batch, weights)
+    buffer_state = buffer.update(buffer_state, indices, metrics.abs_td)
+    return learner_state, buffer_state, metrics
+
+
+def make_train_step(network: Network, optimizer, buffer, *, batch_size: int, gamma: float,
+                    target_update_period: int, double_dqn: bool = False):
+    """Jitted :func:`train_step` with learner and buffer states donated (updated in place)."""
+    update_fn = make_update(network, optimizer, gamma, target_update_period, double_dqn, jit=False)
+    fn = functools.partial(train_step, buffer=buffer, update_fn=update_fn, batch_size=batch_size)
+    return jax.jit(fn, donate_argnums=(0, 1))

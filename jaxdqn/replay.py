@@ -1,0 +1,141 @@
+"""Replay buffers as pure functions over pytrees of device arrays (flashbax style).
+
+Both buffers share one interface, so a training step can be written once::
+
+    buffer = make_prioritized_buffer(capacity=50_000)   # or make_uniform_buffer(...)
+    state = buffer.init(example_transition)
+    state = buffer.add(state, transitions)               # leading axis = many transitions
+    batch, indices, weights = buffer.sample(state, key, batch_size)
+    state = buffer.update(state, indices, abs_td)        # no-op for the uniform buffer
+
+Transitions keep observations in their compact form (``uint8`` cells + float extras).
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxdqn import sum_tree
+from jaxdqn.networks import Observation
+
+PRIORITY_EPSILON = 1e-6
+
+
+class Transition(NamedTuple):
+    obs: Observation
+    action: jax.Array  # int32
+    reward: jax.Array  # float32
+    next_obs: Observation
+    done: jax.Array  # bool
+
+
+class RingState(NamedTuple):
+    data: Transition  # every leaf has a leading ``capacity`` axis
+    position: jax.Array  # next slot to write (int32)
+    size: jax.Array  # items stored (int32)
+
+
+class PrioritizedState(NamedTuple):
+    ring: RingState
+    sums: jax.Array  # sum tree over priority ** alpha
+    maxima: jax.Array  # max tree over raw priorities (exact current maximum)
+
+
+class ReplayBuffer(NamedTuple):
+    init: Callable
+    add: Callable
+    sample: Callable
+    update: Callable
+    capacity: int
+
+
+def example_transition(obs: Observation) -> Transition:
+    """A single transition with ``obs``'s shapes, to size a buffer."""
+    return Transition(obs, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32), obs, jnp.zeros((), jnp.bool_))
+
+
+def ring_init(example: Transition, capacity: int) -> RingState:
+    data = jax.tree.map(lambda x: jnp.zeros((capacity,) + jnp.shape(x), jnp.asarray(x).dtype), example)
+    return RingState(data, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+
+def ring_add(state: RingState, batch: Transition) -> tuple[RingState, jax.Array]:
+    """Write a batch of transitions at the ring's head; returns the new state and their slots."""
+    capacity = jax.tree.leaves(state.data)[0].shape[0]
+    n = jax.tree.leaves(batch)[0].shape[0]
+    slots = (state.position + jnp.arange(n, dtype=jnp.int32)) % capacity
+    data = jax.tree.map(lambda store, new: store.at[slots].set(new.astype(store.dtype)), state.data, batch)
+    position = (state.position + n) % capacity
+    size = jnp.minimum(state.size + n, capacity)
+    return RingState(data, position, size), slots
+
+
+def ring_gather(state: RingState, indices: jax.Array) -> Transition:
+    return jax.tree.map(lambda store: store[indices], state.data)
+
+
+def make_uniform_buffer(capacity: int) -> ReplayBuffer:
+    """A ring buffer sampled uniformly with replacement; weights are all ones."""
+
+    def init(example: Transition) -> RingState:
+        return ring_init(example, capacity)
+
+    def add(state: RingState, batch: Transition) -> RingState:
+        return ring_add(state, batch)[0]
+
+    def sample(state: RingState, key: jax.Array, batch_size: int):
+        indices = jax.random.randint(key, (batch_size,), 0, jnp.maximum(state.size, 1))
+        return ring_gather(state, indices), indices, jnp.ones((batch_size,), jnp.float32)
+
+    def update(state: RingState, indices, abs_td) -> RingState:
+        del indices, abs_td
+        return state
+
+    return ReplayBuffer(init, add, sample, update, capacity)
+
+
+def make_prioritized_buffer(capacity: int, alpha: float = 0.6, beta: float = 0.4) -> ReplayBuffer:
+    """Proportional prioritized replay (Schaul et al. 2016) with the reference's semantics.
+
+    A new transition gets the current maximum priority (1.0 when empty); an update sets
+    priority ``|TD| + 1e-6``; sampling probability is ``p**alpha / sum(p**alpha)``; weights
+    are ``(N * P(i)) ** -beta`` divided by the batch maximum.
+    """
+
+    def init(example: Transition) -> PrioritizedState:
+        return PrioritizedState(ring_init(example, capacity), sum_tree.init(capacity), sum_tree.init(capacity))
+
+    def add(state: PrioritizedState, batch: Transition) -> PrioritizedState:
+        max_priority = jnp.where(state.ring.size > 0, sum_tree.total(state.maxima), 1.0)
+        ring, slots = ring_add(state.ring, batch)
+        priority = jnp.full(slots.shape, max_priority, jnp.float32)
+        return PrioritizedState(
+            ring,
+            sum_tree.set_leaves(state.sums, slots, priority**alpha),
+            sum_tree.set_leaves(state.maxima, slots, priority, jnp.maximum),
+        )
+
+    def sample(state: PrioritizedState, key: jax.Array, batch_size: int):
+        indices = jnp.minimum(sum_tree.sample(state.sums, key, batch_size), jnp.maximum(state.ring.size - 1, 0))
+        probs = sum_tree.leaves(state.sums, indices) / sum_tree.total(state.sums)
+        weights = (state.ring.size.astype(jnp.float32) * probs) ** -beta
+        weights = weights / jnp.max(weights)
+        return ring_gather(state.ring, indices), indices, weights
+
+    def update(state: PrioritizedState, indices: jax.Array, abs_td: jax.Array) -> PrioritizedState:
+        priority = jnp.abs(abs_td).astype(jnp.float32) + PRIORITY_EPSILON
+        return state._replace(
+            sums=sum_tree.set_leaves(state.sums, indices, priority**alpha),
+            maxima=sum_tree.set_leaves(state.maxima, indices, priority, jnp.maximum),
+        )
+
+    return ReplayBuffer(init, add, sample, update, capacity)
+
+
+def bytes_per_transition(state) -> float:
+    """Device bytes the buffer holds per stored slot (data plus any trees)."""
+    ring = state.ring if isinstance(state, PrioritizedState) else state
+    capacity = jax.tree.leaves(ring.data)[0].shape[0]
+    return sum(x.nbytes for x in jax.tree.leaves(state)) / capacity

@@ -1,0 +1,44 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxdqn.acting import epsilon_greedy
+from jaxdqn.device import DeviceUnavailable, select_device
+
+
+def test_epsilon_zero_is_greedy_and_one_is_uniform():
+    q = jnp.array([[0.0, 5.0, 1.0]] * 3000)
+    assert np.all(np.asarray(epsilon_greedy(jax.random.PRNGKey(0), q, 0.0)) == 1)
+    actions = np.asarray(jax.jit(epsilon_greedy)(jax.random.PRNGKey(1), q, 1.0))
+    freq = np.bincount(actions, minlength=3) / len(actions)
+    np.testing.assert_allclose(freq, [1 / 3] * 3, atol=0.04)
+
+
+def test_epsilon_greedy_vmaps_over_keys():
+    q = jnp.array([0.0, 1.0])
+    keys = jax.random.split(jax.random.PRNGKey(0), 8)
+    actions = jax.vmap(epsilon_greedy, in_axes=(0, None, None))(keys, q, 0.0)
+    assert actions.shape == (8,) and np.all(np.asarray(actions) == 1)
+
+
+def test_select_device_cpu_and_auto(monkeypatch):
+    monkeypatch.delenv("JAXDQN_DEVICE", raising=False)
+    choice = select_device("cpu")
+    assert choice.kind == "cpu" and "cpu" in choice.description
+    assert select_device("auto").device in jax.devices()
+
+
+def test_unavailable_or_unknown_device_is_explained(monkeypatch):
+    monkeypatch.delenv("JAXDQN_DEVICE", raising=False)
+    if not jax.devices()[0].platform == "cpu":
+        pytest.skip("needs a CPU-only machine")
+    with pytest.raises(DeviceUnavailable, match="cuda.*pip install"):
+        select_device("cuda")
+    with pytest.raises(DeviceUnavailable, match="not a known device"):
+        select_device("tpu9")
+
+
+def test_environment_variable_overrides_config(monkeypatch):
+    monkeypatch.setenv("JAXDQN_DEVICE", "cpu")
+    assert select_device("cuda").kind == "cpu"
