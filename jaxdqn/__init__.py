@@ -12,6 +12,8 @@ The pure core (import these into your own JAX code):
 from jaxdqn.acting import epsilon_greedy, make_actor
 from jaxdqn.learner import (
     LearnerState,
+    PendingPriorities,
+    flush,
     UpdateMetrics,
     get_learning_rate,
     init_learner,
@@ -27,7 +29,7 @@ from jaxdqn.replay import Transition, make_prioritized_buffer, make_uniform_buff
 __version__ = "0.1.0"
 
 __all__ = [
-    "LearnerState", "NetworkSpec", "Observation", "Transition", "UpdateMetrics",
+    "LearnerState", "NetworkSpec", "PendingPriorities", "flush", "Observation", "Transition", "UpdateMetrics",
     "describe", "double_q_learning_td", "epsilon_greedy", "get_learning_rate", "huber",
     "init_learner", "make_actor", "make_network", "make_optimizer", "make_prioritized_buffer",
     "make_train_step", "make_uniform_buffer", "make_update", "q_learning_td", "set_learning_rate",

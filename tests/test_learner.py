@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import SMALL_SPEC, random_transitions
-from jaxdqn.learner import (get_learning_rate, init_learner, make_optimizer, make_train_step, make_update,
+from jaxdqn.learner import (flush, get_learning_rate, init_learner, make_optimizer, make_train_step, make_update,
                             set_learning_rate)
 from jaxdqn.networks import make_network
 from jaxdqn.replay import example_transition, make_prioritized_buffer
@@ -93,11 +93,37 @@ def test_fused_train_step_updates_priorities_and_does_not_retrace():
     buf = buffer.add(buf, random_transitions(rng, SMALL_SPEC, 40))
     step = make_train_step(net, opt, buffer, batch_size=16, gamma=0.9, target_update_period=5)
     chunk = random_transitions(rng, SMALL_SPEC, 4)
+    pending = None
     for i in range(20):
-        state, buf, metrics = step(state, buf, jax.random.PRNGKey(i), chunk)
-    assert step._cache_size() == 1
+        state, buf, metrics, pending = step(state, buf, jax.random.PRNGKey(i), chunk, pending)
+    assert step._cache_size() == 2  # the first call has no pending priorities, the rest do
+    buf = flush(buffer, buf, pending)
     assert int(buf.ring.size) == 64
     assert np.isfinite(float(metrics.loss))
     # priorities moved away from the initial 1.0 for sampled items
     leaves = np.asarray(buf.maxima)[len(buf.maxima) // 2:][:64]
     assert np.any(np.abs(leaves - 1.0) > 1e-3)
+
+
+def test_pending_priorities_match_immediate_writes():
+    """Writing priorities one call late samples exactly what an immediate write would."""
+    net, opt, state = _setup()
+    buffer = make_prioritized_buffer(32)
+    rng = np.random.default_rng(5)
+    buf = buffer.add(buffer.init(example_transition(SMALL_SPEC.empty_observation())),
+                     random_transitions(rng, SMALL_SPEC, 32))
+    update = make_update(net, opt, gamma=0.9, target_update_period=5)
+    step = make_train_step(net, opt, buffer, batch_size=8, gamma=0.9, target_update_period=5)
+    ref_state, ref_buf = state, buf
+    state = jax.tree.map(jnp.copy, state)
+    buf = jax.tree.map(jnp.copy, buf)
+    pending = None
+    for i in range(6):
+        key = jax.random.PRNGKey(i)
+        batch, idx, w = buffer.sample(ref_buf, key, 8)
+        ref_state, m = update(ref_state, batch, w)
+        ref_buf = buffer.update(ref_buf, idx, m.abs_td)
+        state, buf, metrics, pending = step(state, buf, key, None, pending)
+        np.testing.assert_allclose(metrics.loss, m.loss, rtol=1e-5)
+    buf = flush(buffer, buf, pending)
+    np.testing.assert_allclose(buf.sums, ref_buf.sums, rtol=1e-5)

@@ -1,0 +1,63 @@
+"""Timings of the PyTorch reference trainer (retro-gamer), run in the environment that has it.
+
+Called by the jaxdqn benchmarks as ``REF_PYTHON benchmarks/reference_probe.py WHAT ...``;
+prints one JSON object. Kept free of jaxdqn imports so it runs where only torch and
+retro-gamer are installed.
+"""
+import json
+import statistics
+import sys
+import tempfile
+import time
+
+
+def _trainer(memory_capacity=50_000, spatial=False, **hp):
+    from retro.examples.snake import create_game
+    from retro_gamer.metadata import GameMetadata
+    from retro_gamer.trainer import DQNTrainer
+
+    metadata = GameMetadata(actions=["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"], reward="reward",
+                            character_set=["*", "<", ">", "@", "^", "v"], spatial=spatial)
+    run_dir = tempfile.mkdtemp()
+    return DQNTrainer(create_game, metadata, run_dir,
+                      preprocessing={"observe_state": ["apple_dx", "apple_dy"], "spatial": spatial},
+                      memory_capacity=memory_capacity, **hp)
+
+
+def _fill(trainer, n):
+    import numpy as np
+    state = trainer.env.reset()
+    for i in range(n):
+        action = i % trainer.metadata.n_actions
+        key = trainer._idx_to_key(action)
+        nxt, reward, done = trainer.env.step(key)
+        trainer.memory.push(state, action, reward, nxt, done)
+        state = trainer.env.reset() if done else nxt
+    return np
+
+
+def update_time(repeats=200, spatial=False, fill=50_000):
+    trainer = _trainer(spatial=spatial)
+    _fill(trainer, fill)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        trainer._train_step()
+        times.append(time.perf_counter() - t0)
+    return {"update_ms_median": statistics.median(times) * 1e3, "buffer_items": fill}
+
+
+def bytes_per_transition():
+    trainer = _trainer()
+    state = trainer.env.reset()
+    return {"bytes_per_transition": 2 * state.nbytes + 8 + 8 + 1}
+
+
+if __name__ == "__main__":
+    what = sys.argv[1]
+    kwargs = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    result = {"update": update_time, "bytes": bytes_per_transition}[what](**kwargs)
+    import torch
+    import retro_gamer  # noqa: F401
+    result["versions"] = {"torch": torch.__version__}
+    print(json.dumps(result))
