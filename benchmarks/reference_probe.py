@@ -47,6 +47,22 @@ def update_time(repeats=200, spatial=False, fill=50_000):
     return {"update_ms_median": statistics.median(times) * 1e3, "buffer_items": fill}
 
 
+def env_steps(steps=20_000):
+    """The reference's GameEnvironment (HeadlessView + its encoder) on snake, random keys."""
+    import random
+    trainer = _trainer()
+    env = trainer.env
+    env.reset()
+    keys = trainer.metadata.actions + [None]
+    rng = random.Random(0)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        _, _, done = env.step(rng.choice(keys))
+        if done:
+            env.reset()
+    return {"env_steps_per_s": steps / (time.perf_counter() - t0)}
+
+
 def bytes_per_transition():
     trainer = _trainer()
     state = trainer.env.reset()
@@ -56,7 +72,7 @@ def bytes_per_transition():
 if __name__ == "__main__":
     what = sys.argv[1]
     kwargs = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
-    result = {"update": update_time, "bytes": bytes_per_transition}[what](**kwargs)
+    result = {"update": update_time, "bytes": bytes_per_transition, "env": env_steps}[what](**kwargs)
     import torch
     import retro_gamer  # noqa: F401
     result["versions"] = {"torch": torch.__version__}

@@ -31,13 +31,12 @@ def _z(agent) -> int:
     return getattr(agent, "z", 0) or 0
 
 
-def board_characters(game) -> dict[tuple[int, int], str]:
-    """The character shown at each occupied cell, as retro-games' views draw it (highest z wins)."""
-    out = {}
+def board_characters(game):
+    """``((x, y), character)`` for each occupied cell, as retro-games' views draw it (highest z wins)."""
     for pos, agents in game.get_agents_by_position().items():
         top = agents[0] if len(agents) == 1 else max(agents, key=_z)
-        out[pos] = get_agent_character(top, pos)
-    return out
+        ch = top.character
+        yield pos, (ch if isinstance(ch, str) else get_agent_character(top, pos))
 
 
 def state_values(key: str, value) -> list[float]:
@@ -125,7 +124,7 @@ class ObservationEncoder:
                 "fresh), or remove board_size to have it measured.")
         cells = np.zeros((height, width), np.uint8)
         codes = self._codes
-        for (x, y), ch in board_characters(game).items():
+        for (x, y), ch in board_characters(game):
             code = codes.get(ch)
             if code is None:
                 if ch == " " or self.unknown_character_strategy == "ignore":
@@ -159,8 +158,13 @@ class ObservationEncoder:
             if key not in state:
                 raise JaxdqnError(f"observe_state key {key!r} is no longer in the game's state; "
                                   f"the state now has {sorted(state)}.")
-            values = state_values(key, state[key])
+            value = state[key]
             n = self.observe_state_sizes[key]
+            if n == 1 and isinstance(value, float | int):  # the common case, without building a list
+                out[i] = value
+                i += 1
+                continue
+            values = state_values(key, value)
             if len(values) != n:
                 raise JaxdqnError(
                     f"observe_state key {key!r} now holds {len(values)} value(s), but observe_state_sizes "
@@ -214,12 +218,12 @@ def discover_character_set(factory: Callable, actions: list[str], turns: int,
     seen: set[str] = set()
     game = start_game(factory)
     for _ in range(turns):
-        seen.update(board_characters(game).values())
+        seen.update(ch for _, ch in board_characters(game))
         game.input_source.press(rng.choice(choices))
         game.step()
         if not game.playing:
             game = start_game(factory)
-    seen.update(board_characters(game).values())
+    seen.update(ch for _, ch in board_characters(game))
     seen.discard(" ")
     return sorted(seen)
 
