@@ -20,7 +20,7 @@ class JaxdqnError(Exception):
     """Any error the CLI prints as a message (no traceback) before exiting non-zero."""
 
 
-class ConfigError(JaxdqnError):
+class ConfigError(JaxdqnError, ValueError):
     """One or more problems in a config file or game metadata."""
 
     def __init__(self, problems: list[Problem], source: str, footer: str | None = None):

@@ -69,28 +69,38 @@ def update(
     apply_fn: Callable,
     optimizer: optax.GradientTransformation,
     gamma: float,
-    target_update_period: int,
+    target_update_period: int | None,
     double_dqn: bool = False,
 ) -> tuple[LearnerState, UpdateMetrics]:
-    """One gradient step on ``batch``; every ``target_update_period`` steps the target becomes a hard copy."""
+    """One gradient step on ``batch``; every ``target_update_period`` steps the target becomes a hard copy.
+
+    With ``target_update_period=None`` the target is left alone: the caller syncs it (see
+    :func:`sync_target`), e.g. on a count of environment steps as the trainer does.
+    """
     (loss, abs_td), grads = jax.value_and_grad(td_loss, has_aux=True)(
         state.params, state.target_params, apply_fn, batch, gamma, weights, double_dqn
     )
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     step = state.step + 1
-    target_params = jax.lax.cond(
-        step % target_update_period == 0, lambda: params, lambda: state.target_params
-    )
+    target_params = state.target_params
+    if target_update_period is not None:
+        target_params = jax.lax.cond(step % target_update_period == 0, lambda: params, lambda: target_params)
     new_state = LearnerState(params, target_params, opt_state, step)
     return new_state, UpdateMetrics(loss, abs_td, optax.tree.norm(grads))
+
+
+def sync_target(state: LearnerState, sync) -> LearnerState:
+    """Hard-copy the online parameters into the target when ``sync`` (a traced bool) is true."""
+    target = jax.lax.cond(sync, lambda: state.params, lambda: state.target_params)
+    return state._replace(target_params=target)
 
 
 def make_update(
     network: Network,
     optimizer: optax.GradientTransformation,
     gamma: float,
-    target_update_period: int,
+    target_update_period: int | None,
     double_dqn: bool = False,
     jit: bool = True,
 ):
@@ -145,7 +155,7 @@ def flush(buffer, buffer_state, pending: PendingPriorities | None):
 
 
 def make_train_step(network: Network, optimizer, buffer, *, batch_size: int, gamma: float,
-                    target_update_period: int, double_dqn: bool = False):
+                    target_update_period: int | None, double_dqn: bool = False):
     """Jitted :func:`train_step` with learner and buffer states donated (updated in place)."""
     update_fn = make_update(network, optimizer, gamma, target_update_period, double_dqn, jit=False)
     fn = functools.partial(train_step, buffer=buffer, update_fn=update_fn, batch_size=batch_size)

@@ -1,0 +1,306 @@
+"""A run directory's ``config.toml``: schema, defaults, validation, and careful write-back.
+
+The schema is the reference trainer's (``[game]``, ``[metadata]``, ``[preprocessing]``,
+``[model]``, ``[training]``), so a run directory made for it works unchanged; jaxdqn adds
+a few ``[training]`` keys (seed, double_dqn, device, ...). Validation lists every problem at
+once. Values measured from the game are added with tomlkit, which keeps the user's
+comments and key order; nothing the user wrote is ever changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from jaxdqn.device import CHOICES as DEVICE_CHOICES
+from jaxdqn.errors import ConfigError, JaxdqnError, Problem, closest
+from jaxdqn.games.encoding import UNKNOWN_STRATEGIES
+from jaxdqn.games.metadata import GameMetadata, import_game_module, load_pyproject_metadata, validate_metadata
+from jaxdqn.games.preprocessing import DEFAULTS as PREPROCESSING_DEFAULTS
+from jaxdqn.games.preprocessing import validate_preprocessing
+
+CONFIG_NAME = "config.toml"
+MODEL_DEFAULTS = {"hidden_sizes": [128, 64]}
+
+# Every [training] key, its default and one line on what it means. The first block
+# mirrors the reference trainer exactly; the second is jaxdqn's.
+TRAINING_KEYS: dict[str, tuple[Any, str]] = {
+    "learning_rate": (1e-4, "Adam step size"),
+    "learning_rate_decay": (0.9999, "learning rate multiplier after each episode that trained"),
+    "gamma": (0.99, "discount: how much future rewards count against immediate ones"),
+    "epsilon": (1.0, "initial probability of a random action"),
+    "epsilon_decay": (0.9997, "epsilon multiplier after each episode"),
+    "epsilon_min": (0.05, "epsilon never decays below this"),
+    "batch_size": (64, "transitions per gradient step"),
+    "memory_capacity": (50_000, "transitions the replay buffer holds; the oldest are dropped"),
+    "target_update_freq": (500, "game steps between copies of the network into the target network"),
+    "train_every": (4, "game steps per gradient step"),
+    "training_episodes": (20_000, "train until this many episodes have been played"),
+    "prioritize_experiences": (True, "prioritized replay (alpha 0.6, beta 0.4) instead of uniform"),
+    "exploration_turns": (200, "random turns played to discover the character set when it is not given"),
+    "unknown_character_strategy": ("ignore", "a board character missing from character_set: 'ignore' or 'error'"),
+    "max_turns_per_episode": (2_000, "an episode is cut off after this many turns"),
+    # jaxdqn additions
+    "seed": (None, "same seed, same machine: same rewards; absent: drawn and written to training.log"),
+    "double_dqn": (False, "Double DQN targets (the online network picks the next action)"),
+    "device": ("auto", "auto (metal, then cuda, then cpu), cpu, cuda or metal; $JAXDQN_DEVICE overrides"),
+    "save_replay_buffer": (False, "also checkpoint the replay buffer, so a resumed run continues exactly"),
+    "keep_checkpoints": (5, "how many of the newest checkpoints to keep"),
+    "checkpoint_every": (100, "episodes between checkpoints (and lines in training.log)"),
+}
+TRAINING_DEFAULTS = {k: v for k, (v, _) in TRAINING_KEYS.items()}
+SECTIONS = ("game", "metadata", "preprocessing", "model", "training")
+GAME_KEYS = ("module", "path", "factory")
+
+# Fields whose change makes a checkpoint meaningless for the current config, and why.
+FINGERPRINT_FIELDS = {
+    "metadata.actions": "the actions are the network's outputs",
+    "metadata.reward": "Q-values learned for one reward mean nothing for another",
+    "metadata.character_set": "each character is an input channel",
+    "metadata.board_size": "the board size fixes the input layer",
+    "metadata.observation_function": "it defines what the network sees",
+    "preprocessing.spatial": "it switches between a CNN and an MLP",
+    "preprocessing.board": "it adds or removes the board from the input",
+    "preprocessing.observe_state": "each observed value is an input",
+    "preprocessing.observe_state_sizes": "they fix the number of extra inputs",
+    "preprocessing.egocentric": "it changes what each input cell means",
+    "preprocessing.egocentric_player": "the view is centred on a different agent",
+    "preprocessing.egocentric_radius": "the radius fixes the input size",
+    "model.hidden_sizes": "they are the network's layer sizes",
+}
+
+
+def _int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _num(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _validate_training(training: dict) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def bad(key, what, why, fix):
+        problems.append(Problem(f"training.{key}", what, why, fix))
+
+    for key in training:
+        if key not in TRAINING_KEYS:
+            guess = closest(key, TRAINING_KEYS)
+            bad(key, "is not a known training setting", "a misspelt key would be silently ignored",
+                f"did you mean {guess!r}?" if guess else f"remove it; known keys: {', '.join(TRAINING_KEYS)}")
+    hp = {**TRAINING_DEFAULTS, **training}
+    if not (_num(hp["learning_rate"]) and hp["learning_rate"] > 0):
+        bad("learning_rate", f"{hp['learning_rate']!r} is not a positive number",
+            "it scales every weight update; typical values are 1e-5 to 1e-2", "learning_rate = 0.0001")
+    for key in ("learning_rate_decay", "gamma", "epsilon_decay"):
+        if not (_num(hp[key]) and 0 < hp[key] <= 1):
+            bad(key, f"{hp[key]!r} is not in (0, 1]", TRAINING_KEYS[key][1], f"{key} = {TRAINING_DEFAULTS[key]}")
+    for key in ("epsilon", "epsilon_min"):
+        if not (_num(hp[key]) and 0 <= hp[key] <= 1):
+            bad(key, f"{hp[key]!r} is not a probability in [0, 1]", TRAINING_KEYS[key][1],
+                f"{key} = {TRAINING_DEFAULTS[key]}")
+    if (_num(hp["epsilon"]) and _num(hp["epsilon_min"]) and 0 <= hp["epsilon"] <= 1
+            and hp["epsilon_min"] > hp["epsilon"]):
+        bad("epsilon_min", f"{hp['epsilon_min']} is above epsilon = {hp['epsilon']}",
+            "epsilon decays towards epsilon_min, so the floor cannot be above the start",
+            "epsilon = 1.0 and epsilon_min = 0.05")
+    for key in ("batch_size", "memory_capacity", "target_update_freq", "train_every", "training_episodes",
+                "max_turns_per_episode", "keep_checkpoints", "checkpoint_every"):
+        if not (_int(hp[key]) and hp[key] > 0):
+            bad(key, f"{hp[key]!r} is not a positive whole number", TRAINING_KEYS[key][1],
+                f"{key} = {TRAINING_DEFAULTS[key]}")
+    if not (_int(hp["exploration_turns"]) and hp["exploration_turns"] >= 0):
+        bad("exploration_turns", f"{hp['exploration_turns']!r} is not a whole number >= 0",
+            TRAINING_KEYS["exploration_turns"][1], "exploration_turns = 200")
+    for key in ("prioritize_experiences", "double_dqn", "save_replay_buffer"):
+        if not isinstance(hp[key], bool):
+            bad(key, f"{hp[key]!r} is not true or false", TRAINING_KEYS[key][1],
+                f"{key} = {str(TRAINING_DEFAULTS[key]).lower()}")
+    if hp["unknown_character_strategy"] not in UNKNOWN_STRATEGIES:
+        bad("unknown_character_strategy", f"{hp['unknown_character_strategy']!r} is not 'ignore' or 'error'",
+            TRAINING_KEYS["unknown_character_strategy"][1], 'unknown_character_strategy = "ignore"')
+    if hp["seed"] is not None and not (_int(hp["seed"]) and 0 <= hp["seed"] < 2**63):
+        bad("seed", f"{hp['seed']!r} is not a whole number >= 0", "it seeds every random choice of the run",
+            "seed = 1")
+    if hp["device"] not in DEVICE_CHOICES:
+        bad("device", f"{hp['device']!r} is not one of {', '.join(DEVICE_CHOICES)}",
+            TRAINING_KEYS["device"][1], 'device = "auto"')
+    if _int(hp["batch_size"]) and _int(hp["memory_capacity"]) and 0 < hp["memory_capacity"] < hp["batch_size"]:
+        bad("batch_size", f"{hp['batch_size']} is larger than memory_capacity = {hp['memory_capacity']}",
+            "each gradient step samples batch_size transitions from the replay buffer",
+            f"memory_capacity = {max(100 * hp['batch_size'], TRAINING_DEFAULTS['memory_capacity'])}")
+    return problems
+
+
+def _validate_model(model: dict) -> list[Problem]:
+    problems = []
+    for key in model:
+        if key not in MODEL_DEFAULTS:
+            problems.append(Problem(f"model.{key}", "is not a known model setting",
+                                    "only hidden_sizes shapes the network", "remove it"))
+    sizes = model.get("hidden_sizes", MODEL_DEFAULTS["hidden_sizes"])
+    if not (isinstance(sizes, list) and sizes and all(_int(s) and s > 0 for s in sizes)):
+        problems.append(Problem("model.hidden_sizes", f"{sizes!r} is not a non-empty list of positive integers",
+                                "one number per hidden layer: its count of units", "hidden_sizes = [128, 64]"))
+    return problems
+
+
+@dataclass
+class RunConfig:
+    """A validated config.toml."""
+
+    path: Path
+    game: dict
+    metadata: GameMetadata
+    preprocessing: dict
+    model: dict
+    training: dict  # every key, defaults filled in
+
+    @property
+    def run_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def hyperparams(self) -> dict:
+        return {**self.model, **self.training}
+
+
+def read_toml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise JaxdqnError(
+            f"{path} does not exist. Create a run with: jaxdqn create GAME {path.parent} "
+            f"(or copy runs/snake/config.toml there).") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([Problem(path.name, f"is not valid TOML: {exc}",
+                                   "the file cannot be read at all until the syntax is fixed",
+                                   "check quotes, brackets and '=' on the line shown (strings need quotes, "
+                                   'e.g. module = "retro.examples.snake")')], str(path)) from None
+
+
+def load_config(run_dir: str | Path) -> RunConfig:
+    """Read and validate ``RUN_DIR/config.toml``; raise ConfigError listing every problem."""
+    path = Path(run_dir) / CONFIG_NAME
+    if not Path(run_dir).is_dir():
+        raise JaxdqnError(f"run directory {run_dir} does not exist. Create it with: jaxdqn create GAME {run_dir}")
+    data = read_toml(path)
+    problems: list[Problem] = []
+    for section, value in data.items():
+        if section not in SECTIONS:
+            guess = closest(section, SECTIONS)
+            problems.append(Problem(f"[{section}]", "is not a known section",
+                                    f"known sections are {', '.join(f'[{s}]' for s in SECTIONS)}",
+                                    f"rename it to [{guess}]" if guess else "remove it"))
+        elif not isinstance(value, dict):
+            problems.append(Problem(section, "is a value, not a table", "settings are grouped in tables",
+                                    f"write it as [{section}] followed by its keys"))
+    section = {s: data.get(s, {}) if isinstance(data.get(s, {}), dict) else {} for s in SECTIONS}
+    game = section["game"]
+    for key in game:
+        if key not in GAME_KEYS:
+            guess = closest(key, GAME_KEYS)
+            problems.append(Problem(f"game.{key}", "is not a known game setting", "known: module, path, factory",
+                                    f"rename it to {guess!r}" if guess else "remove it"))
+    module = game.get("module")
+    game_path = game.get("path")
+    if isinstance(game_path, str) and not Path(game_path).is_absolute():
+        game_path = str((path.parent / game_path).resolve())
+    module_ok = False
+    if not isinstance(module, str) or not module:
+        problems.append(Problem("game.module", "is missing" if module is None else f"{module!r} is not a module name",
+                                "the trainer imports the game from this module",
+                                'module = "retro.examples.snake"  (and path = "folder" if it is not installed)'))
+    else:
+        try:
+            import_game_module(module, game_path)
+            module_ok = True
+        except JaxdqnError as exc:
+            problems.append(Problem("game.module", f"{module!r} cannot be imported ({exc.__cause__ or exc})",
+                                    "the trainer builds every episode's game from this module",
+                                    "check the spelling; for a game that is not installed set path to the "
+                                    'folder that contains it, e.g. path = "../games"'))
+    meta_data = section["metadata"]
+    metadata = None
+    if not meta_data and module_ok:
+        try:
+            metadata, _ = load_pyproject_metadata(module, game_path)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    else:
+        meta_problems = validate_metadata(meta_data, "metadata")
+        problems.extend(meta_problems)
+        if not meta_problems:
+            metadata = GameMetadata.from_dict(meta_data)
+    pre = section["preprocessing"]
+    if metadata is not None and "spatial" in pre and isinstance(pre["spatial"], bool):
+        metadata.spatial = pre["spatial"]
+    problems.extend(validate_preprocessing(pre, metadata))
+    problems.extend(_validate_model(section["model"]))
+    problems.extend(_validate_training(section["training"]))
+    if problems:
+        raise ConfigError(problems, str(path), footer=f"Fix these in {path} and run the same command again.")
+    return RunConfig(
+        path=path,
+        game={"module": module, "path": game_path, "factory": game.get("factory") or metadata.factory},
+        metadata=metadata,
+        preprocessing={**PREPROCESSING_DEFAULTS, "spatial": metadata.spatial, **pre},
+        model={**MODEL_DEFAULTS, **section["model"]},
+        training={**TRAINING_DEFAULTS, **section["training"]},
+    )
+
+
+def record_discovered(path: Path, discovered: dict) -> list[str]:
+    """Add measured values to config.toml where the user gave none; keep everything else as written.
+
+    ``discovered`` maps "section.key" to a value. Returns the keys added. The file is
+    rewritten only when something is added, through a temporary file and a rename.
+    """
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    added = []
+    for dotted, value in discovered.items():
+        section, key = dotted.split(".")
+        if section not in doc:
+            doc.add(section, tomlkit.table())
+        table = doc[section]
+        if key in table:
+            continue
+        table[key] = value
+        added.append(dotted)
+    if added:
+        tmp = path.with_suffix(".toml.tmp")
+        tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+        tmp.replace(path)
+    return added
+
+
+def snapshot(metadata: GameMetadata, preprocessing: dict, model: dict) -> dict:
+    """The fields a checkpoint depends on, as "section.key" -> value (JSON-friendly)."""
+    meta = metadata.to_dict()
+    out = {}
+    for field in FINGERPRINT_FIELDS:
+        section, key = field.split(".")
+        source = {"metadata": meta, "preprocessing": preprocessing, "model": model}[section]
+        value = source.get(key)
+        if key == "spatial":
+            value = metadata.spatial
+        out[field] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def fingerprint(snap: dict) -> str:
+    return hashlib.sha256(json.dumps(snap, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def snapshot_differences(old: dict, new: dict) -> list[tuple[str, Any, Any, str]]:
+    """(field, was, now, why) for each fingerprinted field that changed."""
+    return [(f, old.get(f), new.get(f), why) for f, why in FINGERPRINT_FIELDS.items() if old.get(f) != new.get(f)]

@@ -1,0 +1,464 @@
+"""The trainer: plays episodes, learns from replay, logs, checkpoints and resumes.
+
+The reference trainer's semantics, step for step: epsilon-greedy over the actions plus the
+no-op, an update every ``train_every`` game steps once the buffer holds a batch, the target
+network copied every ``target_update_freq`` game steps, epsilon and learning rate decayed
+once per episode. What changes is how: transitions go to the device in chunks, a single
+jitted call adds them, samples, updates and writes priorities, and the host only waits on
+the device when it needs a greedy action or an episode's loss.
+"""
+from __future__ import annotations
+
+import functools
+import random
+import secrets
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tomlkit
+
+from jaxdqn import __version__, learner
+from jaxdqn.checkpoints import Checkpoints, checkpoint_name
+from jaxdqn.config import (CONFIG_NAME, MODEL_DEFAULTS, TRAINING_DEFAULTS, TRAINING_KEYS, _validate_model,
+                           _validate_training, fingerprint, record_discovered, snapshot, snapshot_differences)
+from jaxdqn.device import select_device
+from jaxdqn.errors import ConfigError, JaxdqnError, raise_if
+from jaxdqn.games.env import GameEnv
+from jaxdqn.games.metadata import GameMetadata
+from jaxdqn.games.preprocessing import DEFAULTS as PREPROCESSING_DEFAULTS
+from jaxdqn.games.preprocessing import build_encoder
+from jaxdqn.networks import NetworkSpec, Observation, describe, make_network
+from jaxdqn.replay import Transition, example_transition, make_prioritized_buffer, make_uniform_buffer
+from jaxdqn.training_log import IntervalStats, TrainingLog
+
+
+class TrainingDiverged(JaxdqnError):
+    pass
+
+
+class IncompatibleCheckpoint(JaxdqnError):
+    pass
+
+
+class _Chunk:
+    """Transitions collected on the host between two training steps."""
+
+    def __init__(self, capacity: int, empty: Observation):
+        def alloc(x, dtype=None):
+            return np.zeros((capacity,) + np.shape(x), dtype or np.asarray(x).dtype)
+        self.data = Transition(Observation(alloc(empty.board), alloc(empty.extras)), alloc(0, np.int32),
+                               alloc(0.0, np.float32), Observation(alloc(empty.board), alloc(empty.extras)),
+                               alloc(False, np.bool_))
+        self.size = 0
+
+    def append(self, obs: Observation, action: int, reward: float, next_obs: Observation, done: bool):
+        i, d = self.size, self.data
+        d.obs.board[i], d.obs.extras[i] = obs.board, obs.extras
+        d.action[i], d.reward[i], d.done[i] = action, reward, done
+        d.next_obs.board[i], d.next_obs.extras[i] = next_obs.board, next_obs.extras
+        self.size += 1
+
+    def take(self, start: int = 0, stop: int | None = None) -> Transition:
+        """A copy of items ``start:stop`` (the device may read it after this buffer is reused)."""
+        stop = self.size if stop is None else stop
+        return jax.tree.map(lambda x: x[start:stop].copy(), self.data)
+
+
+class _StopRequests:
+    """Turns the first Ctrl+C / SIGTERM into a polite request; a second one interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nStopping after this step and saving a checkpoint (press Ctrl+C again to quit without saving)...",
+              file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+class EpisodeResult(NamedTuple):
+    reward: float
+    steps: int
+    avg_loss: float
+    trained: bool
+
+
+def _trainer_step(learner_state, buffer_state, key, chunk, pending, sync, loss_sum, *, core_step):
+    """Target sync (on the env-step schedule) + the core train step + the episode's loss sum."""
+    key, sample_key = jax.random.split(key)
+    learner_state = learner.sync_target(learner_state, sync)
+    learner_state, buffer_state, metrics, pending = core_step(learner_state, buffer_state, sample_key, chunk, pending)
+    return learner_state, buffer_state, key, pending, loss_sum + metrics.loss
+
+
+class DQNTrainer:
+    """Trains a DQN agent on a retro game; the reference's API, with a JAX core underneath.
+
+    >>> from retro.examples.snake import create_game
+    >>> meta = GameMetadata(["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"], "reward")
+    >>> trainer = DQNTrainer(create_game, meta, "runs/my_snake", {"observe_state": ["apple_dx", "apple_dy"]},
+    ...                      training_episodes=500)  # doctest: +SKIP
+    >>> trainer.train()  # doctest: +SKIP
+    """
+
+    def __init__(self, game_factory: Callable, metadata: GameMetadata, run_dir: str | Path,
+                 preprocessing: dict | None = None, **hyperparams):
+        model = {k: hyperparams.pop(k) for k in list(hyperparams) if k in MODEL_DEFAULTS}
+        raise_if(_validate_model(model) + _validate_training(hyperparams), "the hyperparameters")
+        self.hp = {**MODEL_DEFAULTS, **TRAINING_DEFAULTS, **model, **hyperparams}
+        self.game_factory = game_factory
+        self.metadata = metadata
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log = TrainingLog(self.run_dir)
+
+        self.seed_was_drawn = self.hp["seed"] is None
+        self.seed = secrets.randbelow(2**31) if self.seed_was_drawn else int(self.hp["seed"])
+        random.seed(self.seed)  # retro games draw from the global random module
+        np.random.seed(self.seed % 2**32)
+        self._explore = random.Random(self.seed + 1)
+
+        pre = {**PREPROCESSING_DEFAULTS, "spatial": metadata.spatial, **(preprocessing or {})}
+        metadata.spatial = pre["spatial"]
+        encoder, discovered = build_encoder(
+            game_factory, metadata, pre, exploration_turns=self.hp["exploration_turns"],
+            unknown_character_strategy=self.hp["unknown_character_strategy"], rng=random.Random(self.seed + 2))
+        if "character_set" in discovered:
+            metadata.character_set = discovered["character_set"]
+        if "board_size" in discovered:
+            metadata.board_size = tuple(discovered["board_size"])
+        if "observe_state_sizes" in discovered:
+            pre["observe_state_sizes"] = discovered["observe_state_sizes"]
+        self.preprocessing = pre
+        self.env = GameEnv(game_factory, metadata.actions, metadata.reward, encoder)
+        self._write_config(discovered)
+
+        self.device_choice = select_device(self.hp["device"])
+        self.device = self.device_choice.device
+        board_h, board_w = encoder.board_shape
+        self.spec = NetworkSpec(board_h, board_w, encoder.num_channels, encoder.num_extras,
+                                tuple(self.hp["hidden_sizes"]), metadata.num_actions, bool(pre["spatial"]))
+        self.network = make_network(self.spec)
+        capacity = self.hp["memory_capacity"]
+        self.buffer = (make_prioritized_buffer(capacity) if self.hp["prioritize_experiences"]
+                       else make_uniform_buffer(capacity))
+        self._optimizer = learner.make_optimizer(self.hp["learning_rate"])
+        update_fn = learner.make_update(self.network, self._optimizer, self.hp["gamma"], None,
+                                        self.hp["double_dqn"], jit=False)
+        core = functools.partial(learner.train_step, buffer=self.buffer, update_fn=update_fn,
+                                 batch_size=self.hp["batch_size"])
+        self._step = jax.jit(functools.partial(_trainer_step, core_step=core), donate_argnums=(0, 1))
+        self._add = jax.jit(self.buffer.add, donate_argnums=0)
+        self._flush = jax.jit(functools.partial(learner.flush, self.buffer), donate_argnums=0)
+        apply = self.network.apply
+        self._greedy = jax.jit(lambda params, board, extras: jnp.argmax(apply(params, Observation(board[None], extras[None]))[0]))
+
+        with jax.default_device(self.device):
+            self.learner = learner.init_learner(jax.random.PRNGKey(self.seed), self.network, self._optimizer)
+            self.key = jax.random.PRNGKey(self.seed + 3)
+            self.replay = self.buffer.init(example_transition(jax.tree.map(jnp.asarray, encoder.empty())))
+        self._pending = None
+        self._chunk = _Chunk(self.hp["train_every"], encoder.empty())
+        self._buffer_items = 0
+        self._last_update_step: int | None = None
+
+        self.epsilon = float(self.hp["epsilon"])
+        self.learning_rate = float(self.hp["learning_rate"])
+        self.total_steps = 0
+        self.total_training_seconds = 0.0
+        self.start_episode = 1
+        self._resumed_from: str | None = None
+        self.checkpoints = Checkpoints(self.run_dir / "checkpoints", keep=self.hp["keep_checkpoints"])
+
+        header = [describe(self.spec, metadata.actions), f"[INIT] Device: {self.device_choice.description}"]
+        if self.device_choice.note:
+            header.append(f"[INIT] {self.device_choice.note}")
+        for key, value in discovered.items():
+            header.append(f"[INIT] {key} not given: measured {value} and recorded in {CONFIG_NAME}")
+        self.log.start(header)
+        seed_line = (f"[INIT] seed = {self.seed} (drawn; add seed = {self.seed} to [training] to repeat this run)"
+                     if self.seed_was_drawn else f"[INIT] seed = {self.seed}")
+        self.log.write(seed_line)
+
+    # ------------------------------------------------------------------ config
+    def _config_snapshot(self) -> dict:
+        return snapshot(self.metadata, self.preprocessing, {"hidden_sizes": list(self.hp["hidden_sizes"])})
+
+    def _write_config(self, discovered: dict) -> None:
+        """Record measured values in config.toml, or write a full one when the API made this run."""
+        path = self.run_dir / CONFIG_NAME
+        if path.exists():
+            updates = {f"metadata.{k}": v for k, v in discovered.items() if k in ("character_set", "board_size")}
+            if "observe_state_sizes" in discovered:
+                updates["preprocessing.observe_state_sizes"] = discovered["observe_state_sizes"]
+            record_discovered(path, updates)
+            return
+        factory = self.game_factory
+        module = getattr(factory, "__module__", None) or "unknown"
+        doc = tomlkit.document()
+        doc.add(tomlkit.comment("Written by jaxdqn's DQNTrainer; edit freely (comments are kept)."))
+        game = {"module": module}
+        if getattr(factory, "__name__", "create_game") != "create_game":
+            game["factory"] = f"{module}:{factory.__qualname__}"
+        doc["game"] = game
+        doc["metadata"] = self.metadata.to_dict()
+        doc["preprocessing"] = {k: v for k, v in self.preprocessing.items() if v is not None}
+        doc["model"] = {"hidden_sizes": list(self.hp["hidden_sizes"])}
+        doc["training"] = {k: v for k, v in self.hp.items() if k in TRAINING_KEYS and v is not None}
+        path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+
+    # ------------------------------------------------------------------ public API
+    def train(self, on_checkpoint: Callable | None = None, on_episode: Callable | None = None) -> None:
+        """Play episodes until ``training_episodes``, checkpointing every ``checkpoint_every``.
+
+        ``on_checkpoint(stats)`` gets the interval's averages; ``on_episode()`` runs after
+        each episode. Supplying either turns the progress bar off (the caller shows progress).
+        Ctrl+C or SIGTERM ends the current episode after the current step, saves a checkpoint
+        and returns normally.
+        """
+        last = self.hp["training_episodes"]
+        if self.start_episode > last:
+            print(f"Training already complete ({last} episodes). To train further, raise training_episodes "
+                  f"in {self.run_dir / CONFIG_NAME} and run again.")
+            return
+        self.log.marker(self._resumed_from)
+        use_bar = on_checkpoint is None and on_episode is None
+        bar = None
+        if use_bar:
+            from tqdm import tqdm
+            print("Training; press Ctrl+C to stop (a checkpoint is saved and nothing is lost).")
+            bar = tqdm(total=last, initial=self.start_episode - 1, unit="ep", dynamic_ncols=True)
+        rewards, losses, steps = [], [], []
+        session_start = interval_start = time.perf_counter()
+        session_steps = 0
+        every = self.hp["checkpoint_every"]
+        try:
+            with jax.default_device(self.device), _StopRequests() as stop:
+                for episode in range(self.start_episode, last + 1):
+                    result = self._run_episode(stop)
+                    if not np.isfinite(result.avg_loss):
+                        self._diverged(episode)
+                    rewards.append(result.reward)
+                    steps.append(result.steps)
+                    if result.avg_loss > 0:
+                        losses.append(result.avg_loss)
+                    session_steps += result.steps
+                    self.epsilon = max(self.hp["epsilon_min"], self.epsilon * self.hp["epsilon_decay"])
+                    if result.trained:
+                        self.learning_rate *= self.hp["learning_rate_decay"]
+                        self._set_learning_rate(self.learning_rate)
+                    if on_episode:
+                        on_episode()
+                    if bar is not None:
+                        rate = session_steps / max(time.perf_counter() - session_start, 1e-9)
+                        bar.set_postfix(reward=f"{result.reward:.1f}", eps=f"{self.epsilon:.3f}",
+                                        loss=f"{result.avg_loss:.3f}", steps_s=f"{rate:,.0f}", refresh=False)
+                        bar.update(1)
+                    if episode % every == 0 or episode == last or stop.requested:
+                        now = time.perf_counter()
+                        self.total_training_seconds += now - interval_start
+                        stats = IntervalStats(
+                            episode=episode, first_episode=episode - len(rewards) + 1,
+                            avg_reward=sum(rewards) / len(rewards), avg_steps=sum(steps) / len(steps),
+                            epsilon=self.epsilon, avg_loss=sum(losses) / len(losses) if losses else 0.0,
+                            seconds=now - interval_start, total_seconds=self.total_training_seconds)
+                        self.save_checkpoint(episode)
+                        self.log.write(stats.line())
+                        interval_start = time.perf_counter()
+                        rewards, losses, steps = [], [], []
+                        if on_checkpoint:
+                            on_checkpoint(stats.as_dict())
+                    if stop.requested:
+                        where = self.checkpoints.directory / checkpoint_name(episode)
+                        print(f"Stopped after episode {episode}. Saved {where}; run the same command to continue.")
+                        return
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Resume from a checkpoint (a directory like ``checkpoints/ep_0100`` or its name).
+
+        Raises :class:`IncompatibleCheckpoint` listing each changed field (was / now / why)
+        when the config changed in a way the saved network cannot follow.
+        """
+        episode = self.checkpoints.resolve(Path(path).name)
+        meta = self.checkpoints.read_meta(episode)
+        self._check_compatible(meta, checkpoint_name(episode))
+        template = {"learner": self.learner, "key": self.key}
+        with jax.default_device(self.device):
+            replay_template = self.replay if self.hp["save_replay_buffer"] else None
+            state, meta, replay = self.checkpoints.restore(episode, template, replay_template)
+        self.learner, self.key = state["learner"], state["key"]
+        self.total_steps = int(meta["total_steps"])
+        self.total_training_seconds = float(meta["total_training_seconds"])
+        self._last_update_step = meta.get("last_update_step")
+        self.start_episode = int(meta["episode"]) + 1
+        self.epsilon = float(meta["epsilon"])
+        self.learning_rate = float(meta["learning_rate"])
+        random.setstate(_to_tuple(meta["python_random"]))
+        self._explore.setstate(_to_tuple(meta["explore_random"]))
+        np.random.set_state(tuple(meta["numpy_random"][:1]) + (np.asarray(meta["numpy_random"][1], np.uint32),)
+                            + tuple(meta["numpy_random"][2:]))
+        if replay is not None:
+            self.replay, self._buffer_items = replay, int(meta["buffer_items"])
+        elif self.hp["save_replay_buffer"]:
+            self.log.write("[RESUME] this checkpoint has no replay buffer; starting with an empty one")
+        self._note_changes(meta.get("hyperparams", {}))
+        self._resumed_from = checkpoint_name(episode)
+
+    def save_checkpoint(self, episode: int) -> None:
+        if not all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(self.learner.params)):
+            self._diverged(episode)
+        replay = None
+        if self.hp["save_replay_buffer"]:
+            self._flush_chunk_into_buffer()
+            self.replay = self._flush(self.replay, self._pending)
+            self._pending = None
+            replay = self.replay
+        snap = self._config_snapshot()
+        meta = {
+            "episode": episode, "total_steps": self.total_steps, "last_update_step": self._last_update_step,
+            "epsilon": self.epsilon, "learning_rate": self.learning_rate,
+            "total_training_seconds": self.total_training_seconds, "buffer_items": self._buffer_items,
+            "python_random": random.getstate(), "explore_random": self._explore.getstate(),
+            "numpy_random": _numpy_state(), "config": snap, "fingerprint": fingerprint(snap),
+            "hyperparams": {k: v for k, v in self.hp.items() if k in TRAINING_KEYS},
+            "seed": self.seed, "jaxdqn_version": __version__, "device": self.device_choice.kind,
+        }
+        self.checkpoints.save(episode, {"learner": self.learner, "key": self.key}, meta, replay)
+
+    # ------------------------------------------------------------------ internals
+    def _run_episode(self, stop: _StopRequests) -> EpisodeResult:
+        env, hp = self.env, self.hp
+        obs = env.reset()
+        total_reward = 0.0
+        loss_sum, updates = jnp.zeros((), jnp.float32), 0
+        turns = 0
+        for turns in range(1, hp["max_turns_per_episode"] + 1):
+            action = self._select_action(obs)
+            next_obs, reward, done = env.step(action)
+            self._chunk.append(obs, action, reward, next_obs, done)
+            if self.total_steps % hp["train_every"] == 0:
+                loss_sum, trained = self._learn(loss_sum)
+                updates += trained
+            self.total_steps += 1
+            total_reward += reward
+            obs = next_obs
+            if done or stop.requested:
+                break
+        avg_loss = float(loss_sum) / updates if updates else 0.0
+        return EpisodeResult(total_reward, turns, avg_loss, updates > 0)
+
+    def _select_action(self, obs: Observation) -> int:
+        if self._explore.random() < self.epsilon:
+            return self._explore.randrange(self.metadata.num_actions)
+        return int(self._greedy(self.learner.params, obs.board, obs.extras))
+
+    def _learn(self, loss_sum):
+        """At an update point: move the chunk to the device and, once a batch fits, train."""
+        t = self.total_steps
+        n = self._chunk.size
+        if self._buffer_items + n < self.hp["batch_size"]:
+            self._flush_chunk_into_buffer()
+            return loss_sum, False
+        freq = self.hp["target_update_freq"]
+        last = self._last_update_step
+        sync = last is not None and t // freq > last // freq
+        self._last_update_step = t
+        chunk = None
+        if n == self.hp["train_every"]:
+            chunk = self._chunk.take()
+            self._chunk.size = 0
+            self._buffer_items = min(self._buffer_items + n, self.hp["memory_capacity"])
+        else:
+            self._flush_chunk_into_buffer()
+        self.learner, self.replay, self.key, self._pending, loss_sum = self._step(
+            self.learner, self.replay, self.key, chunk, self._pending, jnp.asarray(sync), loss_sum)
+        return loss_sum, True
+
+    def _flush_chunk_into_buffer(self) -> None:
+        """Add collected transitions now; partial chunks go one by one so only two shapes compile."""
+        n = self._chunk.size
+        if n == self.hp["train_every"]:
+            self.replay = self._add(self.replay, self._chunk.take())
+        else:
+            for i in range(n):
+                self.replay = self._add(self.replay, self._chunk.take(i, i + 1))
+        self._chunk.size = 0
+        self._buffer_items = min(self._buffer_items + n, self.hp["memory_capacity"])
+
+    def _set_learning_rate(self, lr: float) -> None:
+        self.learner = self.learner._replace(opt_state=learner.set_learning_rate(self.learner.opt_state, lr))
+
+    def _diverged(self, episode: int):
+        last = self.checkpoints.latest()
+        kept = f"The last good checkpoint, {checkpoint_name(last)}, is untouched." if last else "No checkpoint was saved."
+        raise TrainingDiverged(
+            f"training diverged in episode {episode}: the loss became NaN or infinite. {kept}\n"
+            "Likely causes: a learning_rate that is too high (try 10x smaller), or rewards that are very large "
+            "per step (scale the game's reward down to roughly -10..+50 per step).")
+
+    def _check_compatible(self, meta: dict, name: str) -> None:
+        changes = snapshot_differences(meta.get("config", {}), self._config_snapshot())
+        if not changes:
+            return
+        lines = [f"cannot resume from {name}: config.toml changed in ways the saved network cannot follow.", ""]
+        for field, was, now, why in changes:
+            lines += [f"  {field}", f"    was: {was!r}", f"    now: {now!r}", f"    why: {why}", ""]
+        lines += [f"To start fresh, remove the old run's checkpoints and log: jaxdqn clean {self.run_dir}",
+                  "(or undo the change above to keep training the saved network)."]
+        raise IncompatibleCheckpoint("\n".join(lines))
+
+    def _note_changes(self, saved: dict) -> None:
+        """Allowed hyperparameter changes take effect and are noted in training.log."""
+        for key, value in self.hp.items():
+            if key in saved and saved[key] != value and key in TRAINING_KEYS:
+                self.log.write(f"[RESUME] {key} changed: {saved[key]!r} -> {value!r}")
+        if "learning_rate" in saved and saved["learning_rate"] != self.hp["learning_rate"]:
+            self.learning_rate = float(self.hp["learning_rate"])
+        if "epsilon" in saved and saved["epsilon"] != self.hp["epsilon"]:
+            self.epsilon = float(self.hp["epsilon"])
+        self.epsilon = max(self.epsilon, self.hp["epsilon_min"])
+        self._set_learning_rate(self.learning_rate)
+
+
+def _to_tuple(value):
+    return tuple(_to_tuple(v) for v in value) if isinstance(value, list) else value
+
+
+def _numpy_state() -> list:
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    return [name, keys.tolist(), int(pos), int(has_gauss), float(gauss)]
+
+
+def trainer_from_config(config) -> DQNTrainer:
+    """A trainer for a validated :class:`~jaxdqn.config.RunConfig`."""
+    from jaxdqn.games.metadata import game_factory
+
+    factory = game_factory(config.game["module"], config.game.get("factory"), config.game.get("path"))
+    return DQNTrainer(factory, config.metadata, config.run_dir, dict(config.preprocessing), **config.hyperparams)
+
+
+__all__ = ["DQNTrainer", "IncompatibleCheckpoint", "TrainingDiverged", "trainer_from_config", "ConfigError"]

@@ -1,0 +1,64 @@
+"""Building small run directories for the trainer and CLI tests."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+TINYGAME = Path(__file__).parent / "games" / "tinygame"
+REPO = Path(__file__).resolve().parents[1]
+
+TINY_CONFIG = f"""\
+# a tiny run for the tests
+[game]
+module = "tinygame"
+path = "{TINYGAME.as_posix()}"
+
+[metadata]
+actions = ["KEY_LEFT", "KEY_RIGHT"]
+reward = "points"
+factory = "tinygame:build"
+
+[preprocessing]
+observe_state = ["where"]  # a tuple set after the game is created
+
+[model]
+hidden_sizes = [16]
+
+[training]
+seed = 7
+training_episodes = 30
+checkpoint_every = 10
+batch_size = 8
+memory_capacity = 200
+target_update_freq = 20
+learning_rate = 0.001
+epsilon_decay = 0.95
+"""
+
+
+def make_run(tmp_path, text=TINY_CONFIG, name="run", **training):
+    run = Path(tmp_path) / name
+    run.mkdir(parents=True, exist_ok=True)
+    for key, value in training.items():
+        line = re.compile(rf"^{key} = .*$", re.M)
+        if line.search(text):
+            text = line.sub(f"{key} = {value}", text)
+        else:
+            text = text.replace("[training]\n", f"[training]\n{key} = {value}\n", 1)
+    (run / "config.toml").write_text(text)
+    return run
+
+
+def env():
+    return {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+
+
+def run_cli(*args, timeout=300, module="jaxdqn.train"):
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env(), stdin=subprocess.DEVNULL)
+
+
+def popen_cli(*args, module="jaxdqn.train"):
+    return subprocess.Popen([sys.executable, "-m", module, *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env(), stdin=subprocess.DEVNULL)

@@ -1,0 +1,193 @@
+import json
+import random
+import re
+import signal
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from runs import TINY_CONFIG, make_run, popen_cli, run_cli
+from jaxdqn.checkpoints import Checkpoints
+from jaxdqn.config import load_config
+from jaxdqn.trainer import IncompatibleCheckpoint, TrainingDiverged, trainer_from_config
+from jaxdqn.training_log import CHECKPOINT_LINE, parse_log
+
+LINE = re.compile(r"^\[ep_\d{4}\] ep=\d{4}-\d{4} avg_reward=[+-]\d+\.\d avg_steps=\d+ epsilon=\d\.\d{3} "
+                  r"avg_loss=\d+\.\d time=\d+m\d\ds total=\d+m\d\ds$")
+
+
+def trained(run_dir, episodes_seen=None):
+    trainer = trainer_from_config(load_config(run_dir))
+    latest = trainer.checkpoints.latest()
+    if latest is not None:
+        trainer.load_checkpoint(f"ep_{latest:04d}")
+    rewards = []
+    real_run = trainer._run_episode
+
+    def recording(stop):
+        result = real_run(stop)
+        rewards.append(result.reward)
+        return result
+    trainer._run_episode = recording
+    trainer.train(on_checkpoint=lambda stats: None)
+    trainer.checkpoints.close()
+    return trainer, rewards
+
+
+def test_end_to_end_log_checkpoints_and_compile_count(tmp_path):
+    run = make_run(tmp_path)
+    trainer, rewards = trained(run)
+    assert len(rewards) == 30
+    log = (run / "training.log").read_text()
+    assert "[INIT] === Network Architecture ===" in log and "[INIT] Device: cpu" in log
+    assert "=== Training started | " in log and "[INIT] seed = 7" in log
+    lines = [l for l in log.splitlines() if l.startswith("[ep_")]
+    assert [l[:8] for l in lines] == ["[ep_0010", "[ep_0020", "[ep_0030"]
+    assert all(LINE.match(l) and CHECKPOINT_LINE.match(l) for l in lines), lines
+    assert lines[1].startswith("[ep_0020] ep=0011-0020 ")
+    # checkpoint contents
+    ckpts = Checkpoints(run / "checkpoints")
+    assert ckpts.names() == ["ep_0010", "ep_0020", "ep_0030"]
+    meta = ckpts.read_meta(30)
+    assert meta["episode"] == 30 and meta["total_steps"] == trainer.total_steps == 30 * 12
+    assert meta["epsilon"] == pytest.approx(0.95 ** 30)
+    assert meta["learning_rate"] == pytest.approx(0.001 * 0.9999 ** 30, rel=1e-6)
+    assert len(meta["fingerprint"]) == 16 and meta["config"]["metadata.actions"] == ["KEY_LEFT", "KEY_RIGHT"]
+    assert not ckpts.has_replay(30)
+    # shapes never change inside training: a bounded number of compiled variants
+    assert trainer._step._cache_size() <= 2 and trainer._add._cache_size() <= 2
+    # discovered values were recorded, the user's comments kept
+    text = (run / "config.toml").read_text()
+    assert text.startswith(TINY_CONFIG.splitlines()[0]) and "# a tuple set after the game is created" in text
+    assert "character_set" in text and "observe_state_sizes" in text
+
+
+def test_same_seed_same_rewards_and_resume_continues(tmp_path):
+    a = make_run(tmp_path, name="a")
+    b = make_run(tmp_path, name="b")
+    _, rewards_a = trained(a)
+    _, rewards_b = trained(b)
+    assert rewards_a == rewards_b
+    # resume: raise the target and continue; numbering, epsilon and steps carry on
+    for run in (a,):
+        cfg = (run / "config.toml").read_text().replace("training_episodes = 30", "training_episodes = 40")
+        (run / "config.toml").write_text(cfg)
+    trainer, more = trained(a)
+    assert len(more) == 10 and trainer.total_steps == 40 * 12
+    lines = [s for s in parse_log(a / "training.log")]
+    assert [s.episode for s in lines] == [10, 20, 30, 40] and lines[-1].first_episode == 31
+    assert lines[-1].epsilon == pytest.approx(0.95 ** 40, abs=1e-3)
+    assert "=== Resumed from ep_0030 | " in (a / "training.log").read_text()
+    assert "[RESUME] training_episodes changed: 30 -> 40" in (a / "training.log").read_text()
+
+
+def test_replay_buffer_checkpoint_makes_resume_exact(tmp_path):
+    whole = make_run(tmp_path, name="whole", save_replay_buffer="true", training_episodes=20)
+    split = make_run(tmp_path, name="split", save_replay_buffer="true", training_episodes=20)
+    _, rewards_whole = trained(whole)
+    cfg = (split / "config.toml").read_text()
+    (split / "config.toml").write_text(cfg.replace("training_episodes = 20", "training_episodes = 10", 1))
+    _, first = trained(split)
+    (split / "config.toml").write_text(cfg)
+    trainer, second = trained(split)
+    assert Checkpoints(split / "checkpoints").has_replay(20)
+    assert first + second == rewards_whole
+    w = Checkpoints(whole / "checkpoints").restore(20, {"learner": trainer.learner, "key": trainer.key})[0]
+    np.testing.assert_allclose(jax.tree.leaves(w["learner"].params)[0], jax.tree.leaves(trainer.learner.params)[0],
+                               rtol=1e-5)
+
+
+def test_already_complete_is_friendly(tmp_path):
+    run = make_run(tmp_path, training_episodes=10)
+    trained(run)
+    result = run_cli(run)
+    assert result.returncode == 0
+    assert "already complete (10 episodes)" in result.stdout and "training_episodes" in result.stdout
+
+
+def test_incompatible_change_lists_each_field(tmp_path):
+    run = make_run(tmp_path, training_episodes=10)
+    trained(run)
+    cfg = (run / "config.toml").read_text().replace("hidden_sizes = [16]", "hidden_sizes = [32]")
+    (run / "config.toml").write_text(cfg.replace("training_episodes = 10", "training_episodes = 20"))
+    trainer = trainer_from_config(load_config(run))
+    with pytest.raises(IncompatibleCheckpoint) as err:
+        trainer.load_checkpoint("ep_0010")
+    text = str(err.value)
+    assert "model.hidden_sizes" in text and "was: [16]" in text and "now: [32]" in text
+    assert "why:" in text and "jaxdqn clean" in text
+    result = run_cli(run)
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "model.hidden_sizes" in result.stderr
+
+
+def test_nan_loss_stops_with_advice_and_keeps_last_checkpoint(tmp_path):
+    run = make_run(tmp_path, training_episodes=20)
+    trainer = trainer_from_config(load_config(run))
+    trainer.train(on_checkpoint=lambda s: None)  # ep_0010 .. ep_0020
+    before = {p.name: p.stat().st_mtime_ns for p in (run / "checkpoints").rglob("*") if p.is_file()}
+    trainer.hp["training_episodes"] = 40
+    trainer.env.reward_key = "ticks"
+    trainer.env.game = None
+    real_step = trainer.env.step
+
+    def exploding(action):
+        obs, reward, done = real_step(action)
+        return obs, float("inf"), done
+    trainer.env.step = exploding
+    with pytest.raises(TrainingDiverged, match=r"(?s)NaN or infinite.*ep_0020.*learning_rate.*reward"):
+        trainer.train(on_checkpoint=lambda s: None)
+    after = {p.name: p.stat().st_mtime_ns for p in (run / "checkpoints").rglob("*") if p.is_file()}
+    assert Checkpoints(run / "checkpoints").latest() == 20 and before == after
+
+
+def test_sigint_saves_exact_state_and_exits_zero(tmp_path):
+    run = make_run(tmp_path, training_episodes=100000, checkpoint_every=5)
+    proc = popen_cli(run)
+    log = run / "training.log"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.exists() and "[ep_0005]" in log.read_text()):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Stopped after episode" in out
+    ckpts = Checkpoints(run / "checkpoints")
+    episode = ckpts.latest()
+    assert episode and episode > 5
+    meta = ckpts.read_meta(episode)
+    lines = parse_log(run / "training.log")
+    assert lines[-1].episode == episode and lines[-1].first_episode == 5 * ((episode - 1) // 5) + 1
+    assert meta["total_steps"] >= (episode - 1) * 12
+
+
+def test_kill_9_at_random_moments_always_resumes(tmp_path):
+    run = make_run(tmp_path, training_episodes=100000, checkpoint_every=5, save_replay_buffer="true")
+    rng = random.Random(0)
+    last_episode = 0
+    log = run / "training.log"
+    for attempt in range(5):
+        lines_before = len(parse_log(log))
+        proc = popen_cli(run)
+        deadline = time.time() + 120
+        while time.time() < deadline and len(parse_log(log)) <= lines_before:
+            time.sleep(0.05)  # wait until this process has saved something, then kill at a random moment
+        time.sleep(rng.random() * 1.5)
+        proc.kill()
+        proc.wait()
+        ckpts = Checkpoints(run / "checkpoints")
+        latest = ckpts.latest()
+        if latest is None:
+            continue
+        assert latest >= last_episode, "the episode counter went backwards"
+        meta = ckpts.read_meta(latest)  # complete: its metadata and arrays read back
+        assert meta["episode"] == latest
+        last_episode = latest
+    assert last_episode > 0
+    cfg = (run / "config.toml").read_text().replace("training_episodes = 100000", f"training_episodes = {last_episode + 5}")
+    (run / "config.toml").write_text(cfg)
+    result = run_cli(run)
+    assert result.returncode == 0, result.stderr
+    assert f"Resuming from ep_{last_episode:04d}" in result.stdout
+    assert Checkpoints(run / "checkpoints").latest() == last_episode + 5
