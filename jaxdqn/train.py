@@ -35,8 +35,9 @@ def run_training(run_dir: str) -> int:
         if latest is not None:
             print(f"Resuming from {checkpoint_name(latest)}")
             trainer.load_checkpoint(checkpoint_name(latest))
+        already_done = trainer.start_episode > trainer.hp["training_episodes"]
         trainer.train()
-        if trainer.start_episode <= trainer.hp["training_episodes"]:
+        if not already_done and trainer.start_episode > trainer.hp["training_episodes"]:
             print(f"Done. Checkpoints are in {trainer.checkpoints.directory}")
         return 0
     except JaxdqnError as exc:

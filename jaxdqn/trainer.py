@@ -242,6 +242,12 @@ class DQNTrainer:
             print(f"Training already complete ({last} episodes). To train further, raise training_episodes "
                   f"in {self.run_dir / CONFIG_NAME} and run again.")
             return
+        existing = self.checkpoints.latest()
+        if existing is not None and existing >= self.start_episode:
+            raise JaxdqnError(
+                f"{self.run_dir} already has checkpoints (the newest is {checkpoint_name(existing)}). Resume with "
+                f"trainer.load_checkpoint({checkpoint_name(existing)!r}) (the CLI does this for you), or start "
+                f"fresh with: jaxdqn clean {self.run_dir}")
         self.log.marker(self._resumed_from)
         use_bar = on_checkpoint is None and on_episode is None
         bar = None
@@ -264,6 +270,7 @@ class DQNTrainer:
                     if result.avg_loss > 0:
                         losses.append(result.avg_loss)
                     session_steps += result.steps
+                    self.start_episode = episode + 1
                     self.epsilon = max(self.hp["epsilon_min"], self.epsilon * self.hp["epsilon_decay"])
                     if result.trained:
                         self.learning_rate *= self.hp["learning_rate_decay"]
