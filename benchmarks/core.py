@@ -27,7 +27,7 @@ from jaxdqn.networks import NetworkSpec, Observation, make_network  # noqa: E402
 from jaxdqn.replay import Transition, example_transition, make_prioritized_buffer  # noqa: E402
 
 SNAKE = NetworkSpec(board_height=16, board_width=32, num_channels=6, num_extras=2,
-                    hidden_sizes=(128, 64), num_actions=5)
+                    hidden_sizes=(128, 64), num_actions=5, sparse_cells=64)
 
 
 def snake_like_transitions(rng, n, spec=SNAKE, occupied=20):

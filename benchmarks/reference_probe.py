@@ -63,6 +63,30 @@ def env_steps(steps=20_000):
     return {"env_steps_per_s": steps / (time.perf_counter() - t0)}
 
 
+class _Measured(Exception):
+    pass
+
+
+def end_to_end(memory_capacity=50_000, timed_steps=10_000):
+    """Steps/s of the reference's own training loop once its replay buffer is full."""
+    trainer = _trainer(memory_capacity=memory_capacity, training_episodes=10**9)
+    mark = {}
+
+    def on_episode():
+        steps = trainer.total_steps
+        if "t0" not in mark and len(trainer.memory) >= memory_capacity:
+            mark["t0"], mark["s0"] = time.perf_counter(), steps
+        elif "t0" in mark and steps - mark["s0"] >= timed_steps:
+            mark["rate"] = (steps - mark["s0"]) / (time.perf_counter() - mark["t0"])
+            mark["epsilon"] = trainer.epsilon
+            raise _Measured
+    try:
+        trainer.train(on_episode=on_episode)
+    except _Measured:
+        pass
+    return {"steps_per_s": mark["rate"], "epsilon": mark["epsilon"]}
+
+
 def bytes_per_transition():
     trainer = _trainer()
     state = trainer.env.reset()
@@ -72,7 +96,7 @@ def bytes_per_transition():
 if __name__ == "__main__":
     what = sys.argv[1]
     kwargs = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
-    result = {"update": update_time, "bytes": bytes_per_transition, "env": env_steps}[what](**kwargs)
+    result = {"update": update_time, "bytes": bytes_per_transition, "env": env_steps, "e2e": end_to_end}[what](**kwargs)
     import torch
     import retro_gamer  # noqa: F401
     result["versions"] = {"torch": torch.__version__}

@@ -38,6 +38,9 @@ class NetworkSpec(NamedTuple):
     hidden_sizes: tuple[int, ...]
     num_actions: int  # the game's actions plus the no-op
     spatial: bool = False
+    # MLP only, no effect on parameters: boards with at most this many occupied cells take the
+    # sparse first-layer path (gather the rows of occupied cells); 0 = always the dense one-hot.
+    sparse_cells: int = 0
 
     @property
     def has_board(self) -> bool:
@@ -78,6 +81,53 @@ def dense_input(spec: NetworkSpec, obs: Observation) -> jax.Array:
     return jnp.concatenate(parts, axis=-1)
 
 
+def _first_layer_dense(w_board, board, num_channels):
+    onehot = one_hot_board(board, num_channels)
+    return onehot.reshape(onehot.shape[0], -1) @ w_board
+
+
+def _first_layer_sparse(w_board, board, num_channels, max_cells):
+    """``one_hot(board) @ w_board`` from the rows of occupied cells only (exact for <= max_cells per board).
+
+    The occupied cells' row numbers (cell * C + character - 1) are packed into a fixed-length
+    list with a prefix sum and a scatter; the product is then a gather of ``max_cells`` rows
+    per board, and its gradient a scatter-add of those rows.
+    """
+    batch = board.shape[0]
+    cells = board.reshape(batch, -1).astype(jnp.int32)
+    occupied = cells > 0
+    slot = jnp.where(occupied, jnp.cumsum(occupied, axis=1) - 1, max_cells)  # max_cells = dropped
+    rows = jnp.arange(cells.shape[1], dtype=jnp.int32) * num_channels + cells - 1
+    batch_index = jnp.broadcast_to(jnp.arange(batch)[:, None], cells.shape)
+    index = jnp.zeros((batch, max_cells), jnp.int32).at[batch_index, slot].set(rows, mode="drop")
+    mask = jnp.zeros((batch, max_cells), w_board.dtype).at[batch_index, slot].set(1.0, mode="drop")
+    gathered = jnp.take(w_board, index.reshape(-1), axis=0).reshape(batch, max_cells, -1)
+    return jnp.einsum("bk,bkh->bh", mask, gathered)
+
+
+def choose_sparse_cells(board_cells: int, occupied: int) -> int:
+    """A sparse first-layer budget for boards that start with ``occupied`` non-empty cells.
+
+    Four times the starting occupancy (at least 64, a power of two) leaves room to grow; when
+    that is more than a quarter of the board, gathering rows saves nothing and 0 (dense) is
+    returned. Boards that outgrow the budget during play fall back to the dense path exactly.
+    """
+    budget = 1 << max(6, (4 * max(occupied, 1) - 1).bit_length())
+    return budget if budget <= board_cells // 4 else 0
+
+
+def first_layer(spec: NetworkSpec, w_board: jax.Array, board: jax.Array) -> jax.Array:
+    """``one_hot(board) @ w_board`` for a batch of uint8 boards, exactly, by the cheaper route."""
+    if not spec.sparse_cells:
+        return _first_layer_dense(w_board, board, spec.num_channels)
+    fits = jnp.max(jnp.sum(board.reshape(board.shape[0], -1) > 0, axis=1)) <= spec.sparse_cells
+    return jax.lax.cond(
+        fits,
+        lambda w, b: _first_layer_sparse(w, b, spec.num_channels, spec.sparse_cells),
+        lambda w, b: _first_layer_dense(w, b, spec.num_channels),
+        w_board, board)
+
+
 def _uniform(key, shape, fan_in):
     # PyTorch's default Linear/Conv init, so learning behaves as in the reference.
     bound = 1.0 / math.sqrt(fan_in)
@@ -105,7 +155,12 @@ def _mlp_input_size(spec: NetworkSpec) -> int:
 
 
 def init_params(key: jax.Array, spec: NetworkSpec) -> Params:
-    """Fresh parameters for ``spec``: ``{'conv': [...], 'mlp': [...]}``."""
+    """Fresh parameters for ``spec``: ``{'conv': [...], 'mlp': [...]}``.
+
+    For an MLP over a board, the first layer keeps the rows for board inputs apart from the
+    rows for extras (``w_board`` and ``w``; ``w`` only when there are extras), so the network
+    never slices or concatenates the large board matrix.
+    """
     sizes = [_mlp_input_size(spec), *spec.hidden_sizes, spec.num_actions]
     keys = jax.random.split(key, len(sizes) - 1 + len(CONV_CHANNELS))
     conv = []
@@ -116,6 +171,11 @@ def init_params(key: jax.Array, spec: NetworkSpec) -> Params:
             c_in = c_out
     mlp_keys = keys[len(CONV_CHANNELS):]
     mlp = [_dense_init(k, n_in, n_out) for k, n_in, n_out in zip(mlp_keys, sizes[:-1], sizes[1:])]
+    if spec.has_board and not spec.spatial:
+        first, n_board = mlp[0], spec.flat_board_size
+        mlp[0] = {"w_board": first["w"][:n_board], "b": first["b"]}
+        if spec.num_extras:
+            mlp[0]["w"] = first["w"][n_board:]
     return {"conv": conv, "mlp": mlp}
 
 
@@ -132,12 +192,21 @@ def _conv_features(conv_params, board_onehot):
 
 def apply(params: Params, spec: NetworkSpec, obs: Observation) -> jax.Array:
     """Q-values ``[B, num_actions]`` for a batch of compact observations."""
+    layers = params["mlp"]
+    extras = obs.extras.astype(jnp.float32)
     if spec.spatial:
         onehot = one_hot_board(obs.board, spec.num_channels)
-        x = jnp.concatenate([_conv_features(params["conv"], onehot), obs.extras.astype(jnp.float32)], -1)
+        x = jnp.concatenate([_conv_features(params["conv"], onehot), extras], -1)
+    elif spec.has_board:
+        # First layer = board rows (one-hot input, computed without building it) + extras rows.
+        first = layers[0]
+        h = first_layer(spec, first["w_board"], obs.board) + first["b"]
+        if "w" in first:
+            h = h + extras @ first["w"]
+        x = jax.nn.relu(h)
+        layers = layers[1:]
     else:
-        x = dense_input(spec, obs)
-    layers = params["mlp"]
+        x = extras
     for layer in layers[:-1]:
         x = jax.nn.relu(x @ layer["w"] + layer["b"])
     return x @ layers[-1]["w"] + layers[-1]["b"]

@@ -30,11 +30,12 @@ from jaxdqn.config import (CONFIG_NAME, MODEL_DEFAULTS, TRAINING_DEFAULTS, TRAIN
                            _validate_training, fingerprint, record_discovered, snapshot, snapshot_differences)
 from jaxdqn.device import select_device
 from jaxdqn.errors import ConfigError, JaxdqnError, raise_if
+from jaxdqn.games.encoding import start_game
 from jaxdqn.games.env import GameEnv
 from jaxdqn.games.metadata import GameMetadata
 from jaxdqn.games.preprocessing import DEFAULTS as PREPROCESSING_DEFAULTS
 from jaxdqn.games.preprocessing import build_encoder
-from jaxdqn.networks import NetworkSpec, Observation, describe, make_network
+from jaxdqn.networks import NetworkSpec, Observation, choose_sparse_cells, describe, make_network
 from jaxdqn.replay import Transition, example_transition, make_prioritized_buffer, make_uniform_buffer
 from jaxdqn.training_log import IntervalStats, TrainingLog
 
@@ -157,8 +158,10 @@ class DQNTrainer:
         self.device_choice = select_device(self.hp["device"])
         self.device = self.device_choice.device
         board_h, board_w = encoder.board_shape
+        occupied = int((encoder.encode(start_game(game_factory)).board > 0).sum()) if encoder.uses_board else 0
         self.spec = NetworkSpec(board_h, board_w, encoder.num_channels, encoder.num_extras,
-                                tuple(self.hp["hidden_sizes"]), metadata.num_actions, bool(pre["spatial"]))
+                                tuple(self.hp["hidden_sizes"]), metadata.num_actions, bool(pre["spatial"]),
+                                sparse_cells=choose_sparse_cells(board_h * board_w, occupied))
         self.network = make_network(self.spec)
         capacity = self.hp["memory_capacity"]
         self.buffer = (make_prioritized_buffer(capacity) if self.hp["prioritize_experiences"]

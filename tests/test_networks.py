@@ -32,9 +32,12 @@ def test_compact_one_hot_equals_dense_float_computation():
     params = net.init(jax.random.PRNGKey(2))
     obs = random_observations(rng, SMALL_SPEC, 32)
     x = numpy_dense_input(SMALL_SPEC, obs)
-    for layer in params["mlp"][:-1]:
+    first = params["mlp"][0]
+    assert first["w_board"].shape == (4 * 5 * 3, 16) and first["w"].shape == (2, 16)
+    dense_layers = [{"w": np.concatenate([first["w_board"], first["w"]]), "b": first["b"]}, *params["mlp"][1:]]
+    for layer in dense_layers[:-1]:
         x = np.maximum(x @ np.asarray(layer["w"]) + np.asarray(layer["b"]), 0)
-    expected = x @ np.asarray(params["mlp"][-1]["w"]) + np.asarray(params["mlp"][-1]["b"])
+    expected = x @ np.asarray(dense_layers[-1]["w"]) + np.asarray(dense_layers[-1]["b"])
     np.testing.assert_allclose(np.asarray(jax.jit(net.apply)(params, obs)), expected, atol=1e-5)
 
 
@@ -54,3 +57,16 @@ def test_describe_names_architecture_and_reason(spatial):
     assert ("Conv3x3" in text) == spatial
     assert "KEY_LEFT" in text and "no-op" in text
     assert all(line.startswith("[INIT]") for line in text.splitlines())
+
+
+@pytest.mark.parametrize("density", [0.05, 0.3, 1.0])
+def test_sparse_first_layer_is_exact_with_dense_fallback(density):
+    """Boards within the sparse budget take the gather path, fuller ones the one-hot path; both exact."""
+    spec = SMALL_SPEC._replace(sparse_cells=4)
+    rng = np.random.default_rng(3)
+    obs = random_observations(rng, spec, 16, density=density)
+    dense_net, sparse_net = make_network(SMALL_SPEC), make_network(spec)
+    params = dense_net.init(jax.random.PRNGKey(1))
+    np.testing.assert_allclose(jax.jit(sparse_net.apply)(params, obs), jax.jit(dense_net.apply)(params, obs), atol=1e-5)
+    grad = lambda net: jax.grad(lambda p: net.apply(p, obs).sum())(params)["mlp"][0]["w_board"]
+    np.testing.assert_allclose(grad(sparse_net), grad(dense_net), atol=1e-5)
