@@ -53,6 +53,7 @@ TRAINING_KEYS: dict[str, tuple[Any, str]] = {
     "save_replay_buffer": (False, "also checkpoint the replay buffer, so a resumed run continues exactly"),
     "keep_checkpoints": (5, "how many of the newest checkpoints to keep"),
     "checkpoint_every": (100, "episodes between checkpoints (and lines in training.log)"),
+    "num_envs": (1, "games played in lockstep with one batched action choice per step; 1 = the reference"),
 }
 TRAINING_DEFAULTS = {k: v for k, (v, _) in TRAINING_KEYS.items()}
 SECTIONS = ("game", "metadata", "preprocessing", "model", "training")
@@ -112,7 +113,7 @@ def _validate_training(training: dict) -> list[Problem]:
             "epsilon decays towards epsilon_min, so the floor cannot be above the start",
             "epsilon = 1.0 and epsilon_min = 0.05")
     for key in ("batch_size", "memory_capacity", "target_update_freq", "train_every", "training_episodes",
-                "max_turns_per_episode", "keep_checkpoints", "checkpoint_every"):
+                "max_turns_per_episode", "keep_checkpoints", "checkpoint_every", "num_envs"):
         if not (_int(hp[key]) and hp[key] > 0):
             bad(key, f"{hp[key]!r} is not a positive whole number", TRAINING_KEYS[key][1],
                 f"{key} = {TRAINING_DEFAULTS[key]}")

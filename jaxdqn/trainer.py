@@ -113,6 +113,30 @@ def _trainer_step(learner_state, buffer_state, key, chunk, pending, sync, loss_s
     return learner_state, buffer_state, key, pending, loss_sum + metrics.loss
 
 
+class _Interval:
+    """Per-episode results between two checkpoints."""
+
+    def __init__(self, start: float):
+        self.start = start
+        self.rewards: list[float] = []
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+
+    def add(self, result: EpisodeResult) -> None:
+        self.rewards.append(result.reward)
+        self.steps.append(result.steps)
+        if result.avg_loss > 0:  # as the reference: episodes without updates do not count
+            self.losses.append(result.avg_loss)
+
+    def stats(self, episode: int, epsilon: float, now: float, total_seconds: float) -> IntervalStats:
+        n = len(self.rewards)
+        return IntervalStats(
+            episode=episode, first_episode=episode - n + 1, avg_reward=sum(self.rewards) / n,
+            avg_steps=sum(self.steps) / n, epsilon=epsilon,
+            avg_loss=sum(self.losses) / len(self.losses) if self.losses else 0.0,
+            seconds=now - self.start, total_seconds=total_seconds)
+
+
 class DQNTrainer:
     """Trains a DQN agent on a retro game; the reference's API, with a JAX core underneath.
 
@@ -152,7 +176,10 @@ class DQNTrainer:
         if "observe_state_sizes" in discovered:
             pre["observe_state_sizes"] = discovered["observe_state_sizes"]
         self.preprocessing = pre
-        self.env = GameEnv(game_factory, metadata.actions, metadata.reward, encoder)
+        self.envs = [GameEnv(game_factory, metadata.actions, metadata.reward, encoder)
+                     for _ in range(self.hp["num_envs"])]
+        self.env = self.envs[0]
+        self.last_episode: EpisodeResult | None = None
         self._write_config(discovered)
 
         self.device_choice = select_device(self.hp["device"])
@@ -175,7 +202,7 @@ class DQNTrainer:
         self._add = jax.jit(self.buffer.add, donate_argnums=0)
         self._flush = jax.jit(functools.partial(learner.flush, self.buffer), donate_argnums=0)
         apply = self.network.apply
-        self._greedy = jax.jit(lambda params, board, extras: jnp.argmax(apply(params, Observation(board[None], extras[None]))[0]))
+        self._greedy = jax.jit(lambda params, boards, extras: jnp.argmax(apply(params, Observation(boards, extras)), -1))
 
         with jax.default_device(self.device):
             self.learner = learner.init_learner(jax.random.PRNGKey(self.seed), self.network, self._optimizer)
@@ -258,51 +285,46 @@ class DQNTrainer:
             from tqdm import tqdm
             print("Training; press Ctrl+C to stop (a checkpoint is saved and nothing is lost).")
             bar = tqdm(total=last, initial=self.start_episode - 1, unit="ep", dynamic_ncols=True)
-        rewards, losses, steps = [], [], []
-        session_start = interval_start = time.perf_counter()
-        session_steps = 0
-        every = self.hp["checkpoint_every"]
+        interval = _Interval(time.perf_counter())
+        session = {"start": time.perf_counter(), "steps": 0}
+
+        def end_episode(result: EpisodeResult, stopping: bool) -> bool:
+            """Schedules, callbacks, logging and checkpoints after one finished episode; True = stop."""
+            episode = self.start_episode
+            if not np.isfinite(result.avg_loss):
+                self._diverged(episode)
+            interval.add(result)
+            session["steps"] += result.steps
+            self.start_episode = episode + 1
+            self.last_episode = result
+            self.epsilon = max(self.hp["epsilon_min"], self.epsilon * self.hp["epsilon_decay"])
+            if result.trained:
+                self.learning_rate *= self.hp["learning_rate_decay"]
+                self._set_learning_rate(self.learning_rate)
+            if on_episode:
+                on_episode()
+            if bar is not None:
+                rate = session["steps"] / max(time.perf_counter() - session["start"], 1e-9)
+                bar.set_postfix(reward=f"{result.reward:.1f}", eps=f"{self.epsilon:.3f}",
+                                loss=f"{result.avg_loss:.3f}", steps_s=f"{rate:,.0f}", refresh=False)
+                bar.update(1)
+            if episode % self.hp["checkpoint_every"] == 0 or episode == last or stopping:
+                now = time.perf_counter()
+                self.total_training_seconds += now - interval.start
+                stats = interval.stats(episode, self.epsilon, now, self.total_training_seconds)
+                self.save_checkpoint(episode)
+                self.log.write(stats.line())
+                interval.__init__(time.perf_counter())
+                if on_checkpoint:
+                    on_checkpoint(stats.as_dict())
+            if stopping:
+                where = self.checkpoints.directory / checkpoint_name(episode)
+                print(f"Stopped after episode {episode}. Saved {where}; run the same command to continue.")
+            return stopping or episode == last
+
         try:
             with jax.default_device(self.device), _StopRequests() as stop:
-                for episode in range(self.start_episode, last + 1):
-                    result = self._run_episode(stop)
-                    if not np.isfinite(result.avg_loss):
-                        self._diverged(episode)
-                    rewards.append(result.reward)
-                    steps.append(result.steps)
-                    if result.avg_loss > 0:
-                        losses.append(result.avg_loss)
-                    session_steps += result.steps
-                    self.start_episode = episode + 1
-                    self.epsilon = max(self.hp["epsilon_min"], self.epsilon * self.hp["epsilon_decay"])
-                    if result.trained:
-                        self.learning_rate *= self.hp["learning_rate_decay"]
-                        self._set_learning_rate(self.learning_rate)
-                    if on_episode:
-                        on_episode()
-                    if bar is not None:
-                        rate = session_steps / max(time.perf_counter() - session_start, 1e-9)
-                        bar.set_postfix(reward=f"{result.reward:.1f}", eps=f"{self.epsilon:.3f}",
-                                        loss=f"{result.avg_loss:.3f}", steps_s=f"{rate:,.0f}", refresh=False)
-                        bar.update(1)
-                    if episode % every == 0 or episode == last or stop.requested:
-                        now = time.perf_counter()
-                        self.total_training_seconds += now - interval_start
-                        stats = IntervalStats(
-                            episode=episode, first_episode=episode - len(rewards) + 1,
-                            avg_reward=sum(rewards) / len(rewards), avg_steps=sum(steps) / len(steps),
-                            epsilon=self.epsilon, avg_loss=sum(losses) / len(losses) if losses else 0.0,
-                            seconds=now - interval_start, total_seconds=self.total_training_seconds)
-                        self.save_checkpoint(episode)
-                        self.log.write(stats.line())
-                        interval_start = time.perf_counter()
-                        rewards, losses, steps = [], [], []
-                        if on_checkpoint:
-                            on_checkpoint(stats.as_dict())
-                    if stop.requested:
-                        where = self.checkpoints.directory / checkpoint_name(episode)
-                        print(f"Stopped after episode {episode}. Saved {where}; run the same command to continue.")
-                        return
+                self._play(stop, end_episode)
         finally:
             if bar is not None:
                 bar.close()
@@ -360,39 +382,68 @@ class DQNTrainer:
         self.checkpoints.save(episode, {"learner": self.learner, "key": self.key}, meta, replay)
 
     # ------------------------------------------------------------------ internals
-    def _run_episode(self, stop: _StopRequests) -> EpisodeResult:
-        env, hp = self.env, self.hp
-        obs = env.reset()
-        total_reward = 0.0
-        loss_sum, updates = jnp.zeros((), jnp.float32), 0
-        turns = 0
-        for turns in range(1, hp["max_turns_per_episode"] + 1):
-            action = self._select_action(obs)
-            next_obs, reward, done = env.step(action)
-            self._chunk.append(obs, action, reward, next_obs, done)
-            if self.total_steps % hp["train_every"] == 0:
-                loss_sum, trained = self._learn(loss_sum)
-                updates += trained
-            self.total_steps += 1
-            total_reward += reward
-            obs = next_obs
-            if done or stop.requested:
-                break
-        avg_loss = float(loss_sum) / updates if updates else 0.0
-        return EpisodeResult(total_reward, turns, avg_loss, updates > 0)
+    def _play(self, stop: _StopRequests, end_episode: Callable[[EpisodeResult, bool], bool]) -> None:
+        """Step every game in lockstep until ``end_episode`` says to stop.
 
-    def _select_action(self, obs: Observation) -> int:
-        if self._explore.random() < self.epsilon:
-            return self._explore.randrange(self.metadata.num_actions)
-        return int(self._greedy(self.learner.params, obs.board, obs.extras))
+        One batched greedy call serves all games per step; each transition then goes through
+        the reference's schedule (an update at every ``train_every``-th transition). A stop
+        request ends every game's episode after the current step, so no played step is lost.
+        """
+        hp, envs = self.hp, self.envs
+        n = len(envs)
+        obs: list[Observation | None] = [None] * n
+        rewards, turns = [0.0] * n, [0] * n
+        self._loss_sum, self._updates = jnp.zeros((), jnp.float32), 0
+        while True:
+            for i in range(n):
+                if obs[i] is None:
+                    obs[i], rewards[i], turns[i] = envs[i].reset(), 0.0, 0
+            actions = self._select_actions(obs)
+            finished = []
+            for i, env in enumerate(envs):
+                next_obs, reward, done = env.step(actions[i])
+                self._chunk.append(obs[i], actions[i], reward, next_obs, done)
+                if self.total_steps % hp["train_every"] == 0:
+                    self._learn()
+                self.total_steps += 1
+                rewards[i] += reward
+                turns[i] += 1
+                obs[i] = next_obs
+                if done or turns[i] >= hp["max_turns_per_episode"]:
+                    finished.append(i)
+            if stop.requested:
+                finished = [i for i in range(n) if turns[i] > 0]
+            for k, i in enumerate(finished):
+                updates = self._updates
+                avg_loss = float(self._loss_sum) / updates if updates else 0.0
+                self._loss_sum, self._updates = jnp.zeros((), jnp.float32), 0
+                stopping = stop.requested and k == len(finished) - 1
+                if end_episode(EpisodeResult(rewards[i], turns[i], avg_loss, updates > 0), stopping):
+                    return
+                obs[i] = None
 
-    def _learn(self, loss_sum):
+    def _select_actions(self, obs: list[Observation]) -> list[int]:
+        """Epsilon-greedy per game (host random numbers), one device call for all greedy choices."""
+        actions: list[int | None] = []
+        for _ in obs:
+            explore = self._explore.random() < self.epsilon
+            actions.append(self._explore.randrange(self.metadata.num_actions) if explore else None)
+        if any(a is None for a in actions):
+            if len(obs) == 1:
+                boards, extras = obs[0].board[None], obs[0].extras[None]
+            else:
+                boards, extras = np.stack([o.board for o in obs]), np.stack([o.extras for o in obs])
+            greedy = np.asarray(self._greedy(self.learner.params, boards, extras))
+            actions = [int(greedy[i]) if a is None else a for i, a in enumerate(actions)]
+        return actions
+
+    def _learn(self) -> None:
         """At an update point: move the chunk to the device and, once a batch fits, train."""
         t = self.total_steps
         n = self._chunk.size
         if self._buffer_items + n < self.hp["batch_size"]:
             self._flush_chunk_into_buffer()
-            return loss_sum, False
+            return
         freq = self.hp["target_update_freq"]
         last = self._last_update_step
         sync = last is not None and t // freq > last // freq
@@ -404,9 +455,9 @@ class DQNTrainer:
             self._buffer_items = min(self._buffer_items + n, self.hp["memory_capacity"])
         else:
             self._flush_chunk_into_buffer()
-        self.learner, self.replay, self.key, self._pending, loss_sum = self._step(
-            self.learner, self.replay, self.key, chunk, self._pending, jnp.asarray(sync), loss_sum)
-        return loss_sum, True
+        self.learner, self.replay, self.key, self._pending, self._loss_sum = self._step(
+            self.learner, self.replay, self.key, chunk, self._pending, jnp.asarray(sync), self._loss_sum)
+        self._updates += 1
 
     def _flush_chunk_into_buffer(self) -> None:
         """Add collected transitions now; partial chunks go one by one so only two shapes compile."""

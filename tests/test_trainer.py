@@ -24,14 +24,7 @@ def trained(run_dir, episodes_seen=None):
     if latest is not None:
         trainer.load_checkpoint(f"ep_{latest:04d}")
     rewards = []
-    real_run = trainer._run_episode
-
-    def recording(stop):
-        result = real_run(stop)
-        rewards.append(result.reward)
-        return result
-    trainer._run_episode = recording
-    trainer.train(on_checkpoint=lambda stats: None)
+    trainer.train(on_episode=lambda: rewards.append(trainer.last_episode.reward))
     trainer.checkpoints.close()
     return trainer, rewards
 
@@ -191,3 +184,15 @@ def test_kill_9_at_random_moments_always_resumes(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"Resuming from ep_{last_episode:04d}" in result.stdout
     assert Checkpoints(run / "checkpoints").latest() == last_episode + 5
+
+
+def test_parallel_actors_count_finished_episodes(tmp_path):
+    run = make_run(tmp_path, num_envs=3)
+    trainer, rewards = trained(run)
+    assert len(rewards) == 30 and trainer.start_episode == 31
+    assert trainer.total_steps == 30 * 12  # three games of 12 turns finish together, ten times
+    assert trainer.epsilon == pytest.approx(0.95 ** 30)
+    assert [s.episode for s in parse_log(run / "training.log")] == [10, 20, 30]
+    assert trainer._greedy._cache_size() == 1  # one batched shape for all three games
+    _, again = trained(make_run(tmp_path, name="again", num_envs=3))
+    assert again == rewards
