@@ -74,7 +74,7 @@ def action_selection_ms(repeats: int) -> float:
         trainer = snake_trainer(run_dir)
         obs = trainer.env.reset()
         trainer.epsilon = 0.0
-        ms = median_ms(lambda: trainer._select_action(obs), repeats)
+        ms = median_ms(lambda: trainer._select_actions([obs]), repeats)
         trainer.checkpoints.close()
         return ms
 

@@ -90,10 +90,13 @@ def update(
     return new_state, UpdateMetrics(loss, abs_td, optax.tree.norm(grads))
 
 
-def sync_target(state: LearnerState, sync) -> LearnerState:
-    """Hard-copy the online parameters into the target when ``sync`` (a traced bool) is true."""
-    target = jax.lax.cond(sync, lambda: state.params, lambda: state.target_params)
-    return state._replace(target_params=target)
+def sync_target(state: LearnerState) -> LearnerState:
+    """The state with its target parameters replaced by a copy (fresh buffers) of the online ones.
+
+    A copy rather than the same arrays, so that donating the state to the next update never
+    hands one buffer over twice.
+    """
+    return state._replace(target_params=jax.tree.map(jnp.copy, state.params))
 
 
 def make_update(

@@ -179,14 +179,44 @@ def init_params(key: jax.Array, spec: NetworkSpec) -> Params:
     return {"conv": conv, "mlp": mlp}
 
 
+def _conv(x, w):
+    return jax.lax.conv_general_dilated(x, w, window_strides=(1, 1), padding="SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+@jax.custom_vjp
+def conv3x3(x: jax.Array, w: jax.Array) -> jax.Array:
+    """A 3x3, stride-1, same-padded NHWC convolution whose gradient is cheap on CPUs.
+
+    XLA's own backward convolutions are several times slower than its forward one on CPU;
+    here the input gradient is a forward convolution with the flipped kernel and the weight
+    gradient is nine shifted matrix products. The values are the same (tested).
+    """
+    return _conv(x, w)
+
+
+def _conv3x3_fwd(x, w):
+    return _conv(x, w), (x, w)
+
+
+def _conv3x3_bwd(residuals, g):
+    x, w = residuals
+    _, height, width, c_in = x.shape
+    dx = _conv(g, jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2))
+    padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    g_flat = g.reshape(-1, g.shape[-1])
+    dw = jnp.stack([jnp.stack([padded[:, dy:dy + height, dx_:dx_ + width, :].reshape(-1, c_in).T @ g_flat
+                               for dx_ in range(3)]) for dy in range(3)])
+    return dx, dw
+
+
+conv3x3.defvjp(_conv3x3_fwd, _conv3x3_bwd)
+
+
 def _conv_features(conv_params, board_onehot):
     x = board_onehot  # [B, H, W, C], NHWC
     for layer in conv_params:
-        x = jax.lax.conv_general_dilated(
-            x, layer["w"], window_strides=(1, 1), padding="SAME",
-            dimension_numbers=("NHWC", "HWIO", "NHWC"),
-        )
-        x = jax.nn.relu(x + layer["b"])
+        x = jax.nn.relu(conv3x3(x, layer["w"]) + layer["b"])
     return x.reshape(x.shape[0], -1)
 
 

@@ -105,10 +105,9 @@ class EpisodeResult(NamedTuple):
     trained: bool
 
 
-def _trainer_step(learner_state, buffer_state, key, chunk, pending, sync, loss_sum, *, core_step):
-    """Target sync (on the env-step schedule) + the core train step + the episode's loss sum."""
+def _trainer_step(learner_state, buffer_state, key, chunk, pending, loss_sum, *, core_step):
+    """The core train step, plus the key split and the running loss sum kept on the device."""
     key, sample_key = jax.random.split(key)
-    learner_state = learner.sync_target(learner_state, sync)
     learner_state, buffer_state, metrics, pending = core_step(learner_state, buffer_state, sample_key, chunk, pending)
     return learner_state, buffer_state, key, pending, loss_sum + metrics.loss
 
@@ -446,7 +445,10 @@ class DQNTrainer:
             return
         freq = self.hp["target_update_freq"]
         last = self._last_update_step
-        sync = last is not None and t // freq > last // freq
+        if last is not None and t // freq > last // freq:
+            # The reference copies the network every target_update_freq game steps; the copy it
+            # makes after step k*freq first matters at the next update, so it is made here.
+            self.learner = learner.sync_target(self.learner)
         self._last_update_step = t
         chunk = None
         if n == self.hp["train_every"]:
@@ -456,7 +458,7 @@ class DQNTrainer:
         else:
             self._flush_chunk_into_buffer()
         self.learner, self.replay, self.key, self._pending, self._loss_sum = self._step(
-            self.learner, self.replay, self.key, chunk, self._pending, jnp.asarray(sync), self._loss_sum)
+            self.learner, self.replay, self.key, chunk, self._pending, self._loss_sum)
         self._updates += 1
 
     def _flush_chunk_into_buffer(self) -> None:

@@ -127,3 +127,16 @@ def test_pending_priorities_match_immediate_writes():
         np.testing.assert_allclose(metrics.loss, m.loss, rtol=1e-5)
     buf = flush(buffer, buf, pending)
     np.testing.assert_allclose(buf.sums, ref_buf.sums, rtol=1e-5)
+
+
+def test_sync_target_copies_into_fresh_buffers():
+    from jaxdqn.learner import sync_target
+    net, opt, state = _setup()
+    update = make_update(net, opt, gamma=0.9, target_update_period=None)
+    batch = random_transitions(np.random.default_rng(0), SMALL_SPEC, 8)
+    state, _ = update(state, batch, None)
+    synced = sync_target(state)
+    for a, b in zip(jax.tree.leaves(synced.params), jax.tree.leaves(synced.target_params)):
+        np.testing.assert_array_equal(a, b)
+    state, _ = update(synced, batch, None)  # donating the synced state works
+    assert not np.array_equal(jax.tree.leaves(state.params)[0], jax.tree.leaves(state.target_params)[0])

@@ -70,3 +70,16 @@ def test_sparse_first_layer_is_exact_with_dense_fallback(density):
     np.testing.assert_allclose(jax.jit(sparse_net.apply)(params, obs), jax.jit(dense_net.apply)(params, obs), atol=1e-5)
     grad = lambda net: jax.grad(lambda p: net.apply(p, obs).sum())(params)["mlp"][0]["w_board"]
     np.testing.assert_allclose(grad(sparse_net), grad(dense_net), atol=1e-5)
+
+
+def test_conv3x3_gradient_matches_xla_convolution():
+    from jaxdqn.networks import _conv, conv3x3
+    rng = np.random.default_rng(0)
+    x = jax.numpy.asarray(rng.normal(size=(2, 4, 5, 3)), jax.numpy.float32)
+    w = jax.numpy.asarray(rng.normal(size=(3, 3, 3, 6)), jax.numpy.float32)
+    loss = lambda f: (lambda x, w: (f(x, w) ** 2).sum())
+    ours = jax.grad(loss(conv3x3), (0, 1))(x, w)
+    xla = jax.grad(loss(_conv), (0, 1))(x, w)
+    for a, b in zip(ours, xla):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(conv3x3(x, w), _conv(x, w), rtol=1e-6)
