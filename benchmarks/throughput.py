@@ -29,6 +29,7 @@ import core  # noqa: E402
 import encoding  # noqa: E402
 from common import median_ms, print_table, reference_python, run_reference, versions  # noqa: E402
 from jaxdqn.games.metadata import GameMetadata  # noqa: E402
+from jaxdqn.networks import Observation  # noqa: E402
 from jaxdqn.replay import bytes_per_transition, example_transition, make_prioritized_buffer  # noqa: E402
 from jaxdqn.trainer import DQNTrainer  # noqa: E402
 
@@ -74,7 +75,8 @@ def action_selection_ms(repeats: int) -> float:
         trainer = snake_trainer(run_dir)
         obs = trainer.env.reset()
         trainer.epsilon = 0.0
-        ms = median_ms(lambda: trainer._select_actions([obs]), repeats)
+        batch = Observation(obs.board[None], obs.extras[None])
+        ms = median_ms(lambda: trainer._select_actions(batch), repeats)
         trainer.checkpoints.close()
         return ms
 

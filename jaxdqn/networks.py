@@ -71,16 +71,6 @@ def one_hot_board(board: jax.Array, num_channels: int, dtype=jnp.float32) -> jax
     return jax.nn.one_hot(board.astype(jnp.int32) - 1, num_channels, dtype=dtype)
 
 
-def dense_input(spec: NetworkSpec, obs: Observation) -> jax.Array:
-    """The flat float input the reference builds on the host: row-major one-hot board, then extras."""
-    parts = []
-    if spec.has_board:
-        onehot = one_hot_board(obs.board, spec.num_channels)
-        parts.append(onehot.reshape(onehot.shape[:-3] + (-1,)))
-    parts.append(obs.extras.astype(jnp.float32))
-    return jnp.concatenate(parts, axis=-1)
-
-
 def _first_layer_dense(w_board, board, num_channels):
     onehot = one_hot_board(board, num_channels)
     return onehot.reshape(onehot.shape[0], -1) @ w_board

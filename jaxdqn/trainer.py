@@ -31,7 +31,7 @@ from jaxdqn.config import (CONFIG_NAME, MODEL_DEFAULTS, TRAINING_DEFAULTS, TRAIN
 from jaxdqn.device import select_device
 from jaxdqn.errors import ConfigError, JaxdqnError, raise_if
 from jaxdqn.games.encoding import start_game
-from jaxdqn.games.env import GameEnv
+from jaxdqn.games.env import GameEnv, VectorEnv
 from jaxdqn.games.metadata import GameMetadata
 from jaxdqn.games.preprocessing import DEFAULTS as PREPROCESSING_DEFAULTS
 from jaxdqn.games.preprocessing import build_encoder
@@ -175,9 +175,9 @@ class DQNTrainer:
         if "observe_state_sizes" in discovered:
             pre["observe_state_sizes"] = discovered["observe_state_sizes"]
         self.preprocessing = pre
-        self.envs = [GameEnv(game_factory, metadata.actions, metadata.reward, encoder)
-                     for _ in range(self.hp["num_envs"])]
-        self.env = self.envs[0]
+        self.games = VectorEnv([GameEnv(game_factory, metadata.actions, metadata.reward, encoder)
+                                for _ in range(self.hp["num_envs"])])
+        self.env = self.games.envs[0]
         self.last_episode: EpisodeResult | None = None
         self._write_config(discovered)
 
@@ -388,28 +388,33 @@ class DQNTrainer:
         the reference's schedule (an update at every ``train_every``-th transition). A stop
         request ends every game's episode after the current step, so no played step is lost.
         """
-        hp, envs = self.hp, self.envs
-        n = len(envs)
-        obs: list[Observation | None] = [None] * n
+        hp, games = self.hp, self.games
+        n = len(games)
+        obs = Observation(np.zeros((n,) + self.env.encoder.board_shape, np.uint8),
+                          np.zeros((n, self.env.encoder.num_extras), np.float32))
+        fresh = [True] * n
         rewards, turns = [0.0] * n, [0] * n
         self._loss_sum, self._updates = jnp.zeros((), jnp.float32), 0
         while True:
             for i in range(n):
-                if obs[i] is None:
-                    obs[i], rewards[i], turns[i] = envs[i].reset(), 0.0, 0
+                if fresh[i]:
+                    obs.board[i], obs.extras[i] = games.reset(i)
+                    fresh[i], rewards[i], turns[i] = False, 0.0, 0
             actions = self._select_actions(obs)
+            next_obs, step_rewards, dones = games.step(actions)
             finished = []
-            for i, env in enumerate(envs):
-                next_obs, reward, done = env.step(actions[i])
-                self._chunk.append(obs[i], actions[i], reward, next_obs, done)
+            for i in range(n):
+                reward = float(step_rewards[i])
+                self._chunk.append(Observation(obs.board[i], obs.extras[i]), actions[i], reward,
+                                   Observation(next_obs.board[i], next_obs.extras[i]), bool(dones[i]))
                 if self.total_steps % hp["train_every"] == 0:
                     self._learn()
                 self.total_steps += 1
                 rewards[i] += reward
                 turns[i] += 1
-                obs[i] = next_obs
-                if done or turns[i] >= hp["max_turns_per_episode"]:
+                if dones[i] or turns[i] >= hp["max_turns_per_episode"]:
                     finished.append(i)
+            obs = next_obs
             if stop.requested:
                 finished = [i for i in range(n) if turns[i] > 0]
             for k, i in enumerate(finished):
@@ -419,20 +424,16 @@ class DQNTrainer:
                 stopping = stop.requested and k == len(finished) - 1
                 if end_episode(EpisodeResult(rewards[i], turns[i], avg_loss, updates > 0), stopping):
                     return
-                obs[i] = None
+                fresh[i] = True
 
-    def _select_actions(self, obs: list[Observation]) -> list[int]:
+    def _select_actions(self, obs: Observation) -> list[int]:
         """Epsilon-greedy per game (host random numbers), one device call for all greedy choices."""
         actions: list[int | None] = []
-        for _ in obs:
+        for _ in range(obs.board.shape[0]):
             explore = self._explore.random() < self.epsilon
             actions.append(self._explore.randrange(self.metadata.num_actions) if explore else None)
         if any(a is None for a in actions):
-            if len(obs) == 1:
-                boards, extras = obs[0].board[None], obs[0].extras[None]
-            else:
-                boards, extras = np.stack([o.board for o in obs]), np.stack([o.extras for o in obs])
-            greedy = np.asarray(self._greedy(self.learner.params, boards, extras))
+            greedy = np.asarray(self._greedy(self.learner.params, obs.board, obs.extras))
             actions = [int(greedy[i]) if a is None else a for i, a in enumerate(actions)]
         return actions
 

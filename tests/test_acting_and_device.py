@@ -22,6 +22,20 @@ def test_epsilon_greedy_vmaps_over_keys():
     assert actions.shape == (8,) and np.all(np.asarray(actions) == 1)
 
 
+def test_make_actor_batches_and_explores():
+    from helpers import SMALL_SPEC, random_observations
+    from jaxdqn.acting import make_actor
+    from jaxdqn.networks import make_network
+    net = make_network(SMALL_SPEC)
+    params = net.init(jax.random.PRNGKey(0))
+    obs = random_observations(np.random.default_rng(0), SMALL_SPEC, 5)
+    act = make_actor(net.apply)
+    greedy = act(params, obs, jax.random.PRNGKey(1), 0.0)
+    np.testing.assert_array_equal(greedy, np.argmax(np.asarray(net.apply(params, obs)), -1))
+    explored = np.stack([np.asarray(act(params, obs, jax.random.PRNGKey(k), 1.0)) for k in range(40)])
+    assert set(np.unique(explored)) == set(range(SMALL_SPEC.num_actions))
+
+
 def test_select_device_cpu_and_auto(monkeypatch):
     monkeypatch.delenv("JAXDQN_DEVICE", raising=False)
     choice = select_device("cpu")

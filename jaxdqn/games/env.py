@@ -74,6 +74,7 @@ class VectorEnv:
         return self.envs[index].reset()
 
     def step(self, actions) -> tuple[Observation, np.ndarray, np.ndarray]:
+        """Step game i with ``actions[i]``; returns (observations [N, ...], rewards [N], dones [N])."""
         results = [env.step(int(a)) for env, a in zip(self.envs, actions)]
         obs, rewards, dones = zip(*results)
-        return stack(list(obs)), np.asarray(rewards, np.float32), np.asarray(dones, bool)
+        return stack(list(obs)), np.asarray(rewards, np.float64), np.asarray(dones, bool)
