@@ -177,8 +177,7 @@ def evaluate(run_dir, episodes: int, checkpoint: str | None = None, seed: int | 
         obs = env.reset()
         total, turns, done = 0.0, 0, False
         while not done and turns < limit:
-            action = int(policy._q(policy.params, obs.board, obs.extras).argmax())
-            obs, reward, done = env.step(action)
+            obs, reward, done = env.step(policy.greedy(obs))
             total += reward
             turns += 1
         rewards.append(total)

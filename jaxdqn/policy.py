@@ -78,8 +78,12 @@ class TrainedPolicy:
         obs = self.encoder.encode(game)
         return self._q(self.params, obs.board, obs.extras)
 
+    def greedy(self, obs: Observation) -> int:
+        """The greedy action index for an already encoded observation."""
+        return int(jnp.argmax(self._q(self.params, obs.board, obs.extras)))
+
     def action_index(self, game) -> int:
-        return int(jnp.argmax(self.q_values(game)))
+        return self.greedy(self.encoder.encode(game))
 
     def get_action(self, game) -> str | None:
         """The key to press in ``game``'s current state, or None for the no-op."""

@@ -28,7 +28,7 @@ class GameMetadata:
     board_size: tuple[int, int] | None = None  # (width, height), as retro-games writes it
     factory: str | None = None  # "module:attr"; default: the game module's create_game
     observation_function: str | None = None  # "module:attr", f(game) -> array
-    extra: dict = field(default_factory=dict)  # keys we do not use, kept when writing back
+    extra: dict = field(default_factory=dict)  # accepted, unused keys (the reference's extras_size)
 
     @property
     def num_actions(self) -> int:
