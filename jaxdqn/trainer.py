@@ -285,7 +285,7 @@ class DQNTrainer:
             print("Training; press Ctrl+C to stop (a checkpoint is saved and nothing is lost).")
             bar = tqdm(total=last, initial=self.start_episode - 1, unit="ep", dynamic_ncols=True)
         interval = _Interval(time.perf_counter())
-        session = {"start": time.perf_counter(), "steps": 0}
+        speed = {"last": time.perf_counter(), "rate": None}  # steps/s, a moving average over episodes
 
         def end_episode(result: EpisodeResult, stopping: bool) -> bool:
             """Schedules, callbacks, logging and checkpoints after one finished episode; True = stop."""
@@ -293,7 +293,10 @@ class DQNTrainer:
             if not np.isfinite(result.avg_loss):
                 self._diverged(episode)
             interval.add(result)
-            session["steps"] += result.steps
+            now = time.perf_counter()
+            rate = result.steps / max(now - speed["last"], 1e-9)
+            speed["rate"] = rate if speed["rate"] is None else 0.9 * speed["rate"] + 0.1 * rate
+            speed["last"] = now
             self.start_episode = episode + 1
             self.last_episode = result
             self.epsilon = max(self.hp["epsilon_min"], self.epsilon * self.hp["epsilon_decay"])
@@ -303,9 +306,8 @@ class DQNTrainer:
             if on_episode:
                 on_episode()
             if bar is not None:
-                rate = session["steps"] / max(time.perf_counter() - session["start"], 1e-9)
                 bar.set_postfix(reward=f"{result.reward:.1f}", eps=f"{self.epsilon:.3f}",
-                                loss=f"{result.avg_loss:.3f}", steps_s=f"{rate:,.0f}", refresh=False)
+                                loss=f"{result.avg_loss:.3f}", steps_s=f"{speed['rate']:,.0f}", refresh=False)
                 bar.update(1)
             if episode % self.hp["checkpoint_every"] == 0 or episode == last or stopping:
                 now = time.perf_counter()
@@ -317,16 +319,19 @@ class DQNTrainer:
                 if on_checkpoint:
                     on_checkpoint(stats.as_dict())
             if stopping:
-                where = self.checkpoints.directory / checkpoint_name(episode)
-                print(f"Stopped after episode {episode}. Saved {where}; run the same command to continue.")
+                stopped_at.append(episode)
             return stopping or episode == last
 
+        stopped_at: list[int] = []
         try:
             with jax.default_device(self.device), _StopRequests() as stop:
                 self._play(stop, end_episode)
         finally:
             if bar is not None:
                 bar.close()
+        if stopped_at:
+            where = self.checkpoints.directory / checkpoint_name(stopped_at[0])
+            print(f"Stopped after episode {stopped_at[0]}. Saved {where}; run the same command to continue.")
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Resume from a checkpoint (a directory like ``checkpoints/ep_0100`` or its name).
