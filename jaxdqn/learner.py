@@ -158,8 +158,9 @@ def flush(buffer, buffer_state, pending: PendingPriorities | None):
 
 
 def make_train_step(network: Network, optimizer, buffer, *, batch_size: int, gamma: float,
-                    target_update_period: int | None, double_dqn: bool = False):
-    """Jitted :func:`train_step` with learner and buffer states donated (updated in place)."""
+                    target_update_period: int | None, double_dqn: bool = False, jit: bool = True):
+    """:func:`train_step` bound to a network, optimizer and buffer; jitted with learner and buffer
+    states donated (updated in place), or plain with ``jit=False`` to compose into a larger jit."""
     update_fn = make_update(network, optimizer, gamma, target_update_period, double_dqn, jit=False)
     fn = functools.partial(train_step, buffer=buffer, update_fn=update_fn, batch_size=batch_size)
-    return jax.jit(fn, donate_argnums=(0, 1))
+    return jax.jit(fn, donate_argnums=(0, 1)) if jit else fn

@@ -193,10 +193,9 @@ class DQNTrainer:
         self.buffer = (make_prioritized_buffer(capacity) if self.hp["prioritize_experiences"]
                        else make_uniform_buffer(capacity))
         self._optimizer = learner.make_optimizer(self.hp["learning_rate"])
-        update_fn = learner.make_update(self.network, self._optimizer, self.hp["gamma"], None,
-                                        self.hp["double_dqn"], jit=False)
-        core = functools.partial(learner.train_step, buffer=self.buffer, update_fn=update_fn,
-                                 batch_size=self.hp["batch_size"])
+        core = learner.make_train_step(self.network, self._optimizer, self.buffer, batch_size=self.hp["batch_size"],
+                                       gamma=self.hp["gamma"], target_update_period=None,
+                                       double_dqn=self.hp["double_dqn"], jit=False)
         self._step = jax.jit(functools.partial(_trainer_step, core_step=core), donate_argnums=(0, 1))
         self._add = jax.jit(self.buffer.add, donate_argnums=0)
         self._flush = jax.jit(functools.partial(learner.flush, self.buffer), donate_argnums=0)
