@@ -455,27 +455,32 @@ class DQNTrainer:
             # makes after step k*freq first matters at the next update, so it is made here.
             self.learner = learner.sync_target(self.learner)
         self._last_update_step = t
-        chunk = None
-        if n == self.hp["train_every"]:
-            chunk = self._chunk.take()
-            self._chunk.size = 0
-            self._buffer_items = min(self._buffer_items + n, self.hp["memory_capacity"])
-        else:
-            self._flush_chunk_into_buffer()
+        pieces = self._drain_chunk()
+        chunk = pieces.pop() if n == self.hp["train_every"] else None  # a full chunk rides along
+        for piece in pieces:
+            self.replay = self._add(self.replay, piece)
         self.learner, self.replay, self.key, self._pending, self._loss_sum = self._step(
             self.learner, self.replay, self.key, chunk, self._pending, self._loss_sum)
         self._updates += 1
 
-    def _flush_chunk_into_buffer(self) -> None:
-        """Add collected transitions now; partial chunks go one by one so only two shapes compile."""
+    def _drain_chunk(self) -> list[Transition]:
+        """Empty the chunk and count it into the buffer: one piece when full, else one per transition.
+
+        Only two shapes ever reach the device (``train_every`` and 1), so nothing recompiles.
+        """
         n = self._chunk.size
         if n == self.hp["train_every"]:
-            self.replay = self._add(self.replay, self._chunk.take())
+            pieces = [self._chunk.take()]
         else:
-            for i in range(n):
-                self.replay = self._add(self.replay, self._chunk.take(i, i + 1))
+            pieces = [self._chunk.take(i, i + 1) for i in range(n)]
         self._chunk.size = 0
         self._buffer_items = min(self._buffer_items + n, self.hp["memory_capacity"])
+        return pieces
+
+    def _flush_chunk_into_buffer(self) -> None:
+        """Add collected transitions now."""
+        for piece in self._drain_chunk():
+            self.replay = self._add(self.replay, piece)
 
     def _set_learning_rate(self, lr: float) -> None:
         self.learner = self.learner._replace(opt_state=learner.set_learning_rate(self.learner.opt_state, lr))
