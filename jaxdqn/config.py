@@ -19,7 +19,7 @@ from typing import Any
 import tomlkit
 
 from jaxdqn.device import CHOICES as DEVICE_CHOICES
-from jaxdqn.errors import ConfigError, JaxdqnError, Problem, closest
+from jaxdqn.errors import ConfigError, JaxdqnError, Problem, closest, is_int, unknown_keys
 from jaxdqn.games.encoding import UNKNOWN_STRATEGIES
 from jaxdqn.games.metadata import GameMetadata, import_game_module, load_pyproject_metadata, validate_metadata
 from jaxdqn.games.preprocessing import DEFAULTS as PREPROCESSING_DEFAULTS
@@ -77,10 +77,6 @@ FINGERPRINT_FIELDS = {
 }
 
 
-def _int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def _num(v) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -91,11 +87,7 @@ def _validate_training(training: dict) -> list[Problem]:
     def bad(key, what, why, fix):
         problems.append(Problem(f"training.{key}", what, why, fix))
 
-    for key in training:
-        if key not in TRAINING_KEYS:
-            guess = closest(key, TRAINING_KEYS)
-            bad(key, "is not a known training setting", "a misspelt key would be silently ignored",
-                f"did you mean {guess!r}?" if guess else f"remove it; known keys: {', '.join(TRAINING_KEYS)}")
+    problems.extend(unknown_keys(training, TRAINING_KEYS, "training", "training setting"))
     hp = {**TRAINING_DEFAULTS, **training}
     if not (_num(hp["learning_rate"]) and hp["learning_rate"] > 0):
         bad("learning_rate", f"{hp['learning_rate']!r} is not a positive number",
@@ -114,10 +106,10 @@ def _validate_training(training: dict) -> list[Problem]:
             "epsilon = 1.0 and epsilon_min = 0.05")
     for key in ("batch_size", "memory_capacity", "target_update_freq", "train_every", "training_episodes",
                 "max_turns_per_episode", "keep_checkpoints", "checkpoint_every", "num_envs"):
-        if not (_int(hp[key]) and hp[key] > 0):
+        if not (is_int(hp[key]) and hp[key] > 0):
             bad(key, f"{hp[key]!r} is not a positive whole number", TRAINING_KEYS[key][1],
                 f"{key} = {TRAINING_DEFAULTS[key]}")
-    if not (_int(hp["exploration_turns"]) and hp["exploration_turns"] >= 0):
+    if not (is_int(hp["exploration_turns"]) and hp["exploration_turns"] >= 0):
         bad("exploration_turns", f"{hp['exploration_turns']!r} is not a whole number >= 0",
             TRAINING_KEYS["exploration_turns"][1], "exploration_turns = 200")
     for key in ("prioritize_experiences", "double_dqn", "save_replay_buffer"):
@@ -127,13 +119,13 @@ def _validate_training(training: dict) -> list[Problem]:
     if hp["unknown_character_strategy"] not in UNKNOWN_STRATEGIES:
         bad("unknown_character_strategy", f"{hp['unknown_character_strategy']!r} is not 'ignore' or 'error'",
             TRAINING_KEYS["unknown_character_strategy"][1], 'unknown_character_strategy = "ignore"')
-    if hp["seed"] is not None and not (_int(hp["seed"]) and 0 <= hp["seed"] < 2**63):
+    if hp["seed"] is not None and not (is_int(hp["seed"]) and 0 <= hp["seed"] < 2**63):
         bad("seed", f"{hp['seed']!r} is not a whole number >= 0", "it seeds every random choice of the run",
             "seed = 1")
     if hp["device"] not in DEVICE_CHOICES:
         bad("device", f"{hp['device']!r} is not one of {', '.join(DEVICE_CHOICES)}",
             TRAINING_KEYS["device"][1], 'device = "auto"')
-    if _int(hp["batch_size"]) and _int(hp["memory_capacity"]) and 0 < hp["memory_capacity"] < hp["batch_size"]:
+    if is_int(hp["batch_size"]) and is_int(hp["memory_capacity"]) and 0 < hp["memory_capacity"] < hp["batch_size"]:
         bad("batch_size", f"{hp['batch_size']} is larger than memory_capacity = {hp['memory_capacity']}",
             "each gradient step samples batch_size transitions from the replay buffer",
             f"memory_capacity = {max(100 * hp['batch_size'], TRAINING_DEFAULTS['memory_capacity'])}")
@@ -141,13 +133,9 @@ def _validate_training(training: dict) -> list[Problem]:
 
 
 def _validate_model(model: dict) -> list[Problem]:
-    problems = []
-    for key in model:
-        if key not in MODEL_DEFAULTS:
-            problems.append(Problem(f"model.{key}", "is not a known model setting",
-                                    "only hidden_sizes shapes the network", "remove it"))
+    problems = unknown_keys(model, MODEL_DEFAULTS, "model", "model setting")
     sizes = model.get("hidden_sizes", MODEL_DEFAULTS["hidden_sizes"])
-    if not (isinstance(sizes, list) and sizes and all(_int(s) and s > 0 for s in sizes)):
+    if not (isinstance(sizes, list) and sizes and all(is_int(s) and s > 0 for s in sizes)):
         problems.append(Problem("model.hidden_sizes", f"{sizes!r} is not a non-empty list of positive integers",
                                 "one number per hidden layer: its count of units", "hidden_sizes = [128, 64]"))
     return problems
@@ -207,11 +195,7 @@ def load_config(run_dir: str | Path) -> RunConfig:
                                     f"write it as [{section}] followed by its keys"))
     section = {s: data.get(s, {}) if isinstance(data.get(s, {}), dict) else {} for s in SECTIONS}
     game = section["game"]
-    for key in game:
-        if key not in GAME_KEYS:
-            guess = closest(key, GAME_KEYS)
-            problems.append(Problem(f"game.{key}", "is not a known game setting", "known: module, path, factory",
-                                    f"rename it to {guess!r}" if guess else "remove it"))
+    problems.extend(unknown_keys(game, GAME_KEYS, "game", "game setting"))
     module = game.get("module")
     game_path = game.get("path")
     if isinstance(game_path, str) and not Path(game_path).is_absolute():

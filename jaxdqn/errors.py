@@ -46,6 +46,24 @@ def closest(name: str, candidates) -> str | None:
     return match[0] if match else None
 
 
+def unknown_keys(table: dict, known, field_prefix: str, what: str) -> list[Problem]:
+    """A problem for each key of ``table`` that is not in ``known``, suggesting the closest valid name."""
+    problems = []
+    for key in table:
+        if key in known:
+            continue
+        guess = closest(key, known)
+        problems.append(Problem(f"{field_prefix}.{key}", f"is not a known {what}",
+                                f"a misspelt key would be silently ignored; known: {', '.join(known)}",
+                                f"did you mean {guess!r}? Rename it." if guess else "remove it"))
+    return problems
+
+
+def is_int(value) -> bool:
+    """A whole number, and not a bool (TOML's true/false are Python ints too)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def raise_if(problems: list[Problem], source: str, footer: str | None = None) -> None:
     if problems:
         raise ConfigError(problems, source, footer)

@@ -234,7 +234,7 @@ def discover_observe_state_sizes(state, keys: list[str]) -> dict[str, int]:
     sizes = {}
     for key in keys:
         if key not in state:
-            problems.append(Problem(f"preprocessing.observe_state", f"{key!r} is not a key of the game's state",
+            problems.append(Problem("preprocessing.observe_state", f"{key!r} is not a key of the game's state",
                                     f"the state of a new game has keys {sorted(state)}",
                                     f"use one of those, e.g. observe_state = [{sorted(state)[0]!r}]"
                                     if state else "remove it"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from jaxdqn.errors import ConfigError, JaxdqnError, Problem, closest, raise_if
+from jaxdqn.errors import ConfigError, JaxdqnError, Problem, raise_if, unknown_keys
 
 KNOWN_KEYS = ("actions", "reward", "character_set", "spatial", "board_size", "factory", "observation_function")
 EXAMPLE_SECTION = '[tool.retro-gamer]\nactions = ["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"]\nreward = "score"'
@@ -101,12 +101,7 @@ def validate_metadata(data: dict, prefix: str = "metadata") -> list[Problem]:
     if not isinstance(data, dict):
         return [Problem(prefix, f"expected a table, got {type(data).__name__}",
                         "the trainer needs to know the game's actions and reward", EXAMPLE_SECTION)]
-    for key in data:
-        if key not in KNOWN_KEYS and key != "extras_size":
-            guess = closest(key, KNOWN_KEYS)
-            problems.append(Problem(f"{prefix}.{key}", "is not a known metadata key",
-                                    f"known keys are {', '.join(KNOWN_KEYS)}",
-                                    f"rename it to {guess!r}" if guess else "remove it"))
+    problems.extend(unknown_keys(data, KNOWN_KEYS + ("extras_size",), prefix, "metadata key"))
     actions = data.get("actions")
     if actions is None or actions == []:
         problems.append(Problem(f"{prefix}.actions", "is missing or empty",

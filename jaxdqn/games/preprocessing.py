@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Callable
 
-from jaxdqn.errors import Problem, closest, raise_if
+from jaxdqn.errors import Problem, is_int, raise_if, unknown_keys
 from jaxdqn.games import encoding
 from jaxdqn.games.encoding import ObservationEncoder
 from jaxdqn.games.metadata import GameMetadata, resolve
@@ -25,20 +25,11 @@ DEFAULTS = {
 }
 
 
-def _int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def validate_preprocessing(pre: dict, metadata: GameMetadata | None = None) -> list[Problem]:
     """Every problem in a ``[preprocessing]`` table (types and combinations)."""
     problems: list[Problem] = []
     f = "preprocessing"
-    for key in pre:
-        if key not in DEFAULTS:
-            guess = closest(key, DEFAULTS)
-            problems.append(Problem(f"{f}.{key}", "is not a known preprocessing key",
-                                    f"known keys are {', '.join(DEFAULTS)}",
-                                    f"rename it to {guess!r}" if guess else "remove it"))
+    problems.extend(unknown_keys(pre, DEFAULTS, f, "preprocessing key"))
     for key in ("spatial", "board", "egocentric"):
         if key in pre and not isinstance(pre[key], bool):
             problems.append(Problem(f"{f}.{key}", f"{pre[key]!r} is not true or false",
@@ -50,7 +41,7 @@ def validate_preprocessing(pre: dict, metadata: GameMetadata | None = None) -> l
                                 'observe_state = ["apple_dx", "apple_dy"]'))
         observe = []
     sizes = pre.get("observe_state_sizes", {})
-    if not (isinstance(sizes, dict) and all(_int(v) and v > 0 for v in sizes.values())):
+    if not (isinstance(sizes, dict) and all(is_int(v) and v > 0 for v in sizes.values())):
         problems.append(Problem(f"{f}.observe_state_sizes", f"{sizes!r} is not a table of positive integers",
                                 "each entry fixes how many numbers a state key holds",
                                 "remove observe_state_sizes to have it measured"))
@@ -79,7 +70,7 @@ def validate_preprocessing(pre: dict, metadata: GameMetadata | None = None) -> l
             problems.append(Problem(f"{f}.egocentric_radius", "is missing while egocentric = true",
                                     "the radius fixes the size of the window the agent sees around itself",
                                     "egocentric_radius = 5   # an 11 x 11 view"))
-        elif not (_int(radius) and radius > 0):
+        elif not (is_int(radius) and radius > 0):
             problems.append(Problem(f"{f}.egocentric_radius", f"{radius!r} is not a positive integer",
                                     "the view is (2 * radius + 1) cells wide", "egocentric_radius = 5"))
         if not isinstance(pre.get("egocentric_player"), str):
