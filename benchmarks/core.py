@@ -23,28 +23,38 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import median_ms, print_table, reference_python, run_reference, versions  # noqa: E402
 from jaxdqn.learner import init_learner, make_optimizer, make_train_step  # noqa: E402
-from jaxdqn.networks import NetworkSpec, Observation, make_network  # noqa: E402
+from jaxdqn.networks import NetworkSpec, Observation, RowsObservation, board_rows, make_network, rows_width  # noqa: E402
 from jaxdqn.replay import Transition, example_transition, make_prioritized_buffer  # noqa: E402
 
 SNAKE = NetworkSpec(board_height=16, board_width=32, num_channels=6, num_extras=2,
-                    hidden_sizes=(128, 64), num_actions=5, sparse_cells=64)
+                    hidden_sizes=(128, 64), num_actions=5)
 
 
-def snake_like_transitions(rng, n, spec=SNAKE, occupied=20):
-    """Boards with ``occupied`` random non-empty cells, like a snake game mid-episode."""
+OCCUPIED = 20  # non-empty cells per board, a long snake
+
+
+def stored_width(spec) -> int:
+    """The row-list width the trainer stores for ``spec`` (0: boards), as in DQNTrainer."""
+    return rows_width(OCCUPIED) if spec.has_board and not spec.spatial else 0
+
+
+def snake_like_transitions(rng, n, spec=SNAKE):
+    """Boards with ``OCCUPIED`` random non-empty cells, stored as the trainer stores them."""
     def obs():
         board = np.zeros((n, spec.board_height * spec.board_width), np.uint8)
         for row in board:
-            k = min(occupied, row.size)
+            k = min(OCCUPIED, row.size)
             row[rng.choice(row.size, k, replace=False)] = rng.integers(1, spec.num_channels + 1, k)
-        return Observation(board.reshape(n, spec.board_height, spec.board_width),
-                           rng.normal(size=(n, spec.num_extras)).astype(np.float32))
+        board = board.reshape(n, spec.board_height, spec.board_width)
+        extras = rng.normal(size=(n, spec.num_extras)).astype(np.float32)
+        width = stored_width(spec)
+        return RowsObservation(board_rows(board, spec, width), extras) if width else Observation(board, extras)
     return Transition(obs(), rng.integers(0, spec.num_actions, n).astype(np.int32),
                       rng.normal(size=n).astype(np.float32), obs(), rng.random(n) < 0.02)
 
 
 def filled_buffer(buffer, spec, n, rng, chunk=10_000):
-    state = buffer.init(example_transition(spec.empty_observation()))
+    state = buffer.init(example_transition(jax.tree.map(lambda x: x[0], snake_like_transitions(rng, 1, spec).obs)))
     add = jax.jit(buffer.add)
     for start in range(0, n, chunk):
         state = add(state, snake_like_transitions(rng, min(chunk, n - start), spec))
@@ -89,7 +99,7 @@ def time_prioritized(capacity, repeats, rng):
         box["i"] += 1
         box["state"], box["idx"], box["td"] = update_and_sample(box["state"], box["idx"], box["td"],
                                                                  jax.random.PRNGKey(box["i"]))
-        box["state"].sums.block_until_ready()
+        jax.block_until_ready(box["state"].sums)
     return median_ms(once, repeats)
 
 

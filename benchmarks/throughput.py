@@ -116,7 +116,7 @@ def main(argv=None):
 
     fill = 5_000 if quick else 50_000
     for name, spec, reps in (("MLP [128, 64]", core.SNAKE, 50 if quick else 300),
-                             ("CNN + [128, 64]", core.SNAKE._replace(spatial=True, sparse_cells=0), 10 if quick else 30)):
+                             ("CNN + [128, 64]", core.SNAKE._replace(spatial=True), 10 if quick else 30)):
         ours = core.time_train_step(spec, 50_000, reps, fill, rng)
         ref = run_reference(ref_py, "update", spatial=spec.spatial, fill=fill, repeats=reps)
         results.setdefault("update_ms", {})[name] = {"jaxdqn": ours, "reference": ref and ref["update_ms_median"]}

@@ -1,9 +1,10 @@
 """Q-networks as pure ``init``/``apply`` functions over compact observations.
 
 An observation is stored compactly (one ``uint8`` per board cell, 0 = empty,
-1..C = a character, plus float32 extras) and expanded to one-hot inside the
-jitted function, so replay memory stays small while the network sees exactly
-the dense input the reference feeds its PyTorch model.
+1..C = a character, plus float32 extras), or for an MLP as the short list of its
+one-hot input's nonzero rows (:class:`RowsObservation`). Either way the network
+computes exactly what the reference's PyTorch model computes from its dense float
+input, while replay memory stays small.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Params = dict
 
@@ -38,9 +40,6 @@ class NetworkSpec(NamedTuple):
     hidden_sizes: tuple[int, ...]
     num_actions: int  # the game's actions plus the no-op
     spatial: bool = False
-    # MLP only, no effect on parameters: boards with at most this many occupied cells take the
-    # sparse first-layer path (gather the rows of occupied cells); 0 = always the dense one-hot.
-    sparse_cells: int = 0
 
     @property
     def has_board(self) -> bool:
@@ -71,51 +70,60 @@ def one_hot_board(board: jax.Array, num_channels: int, dtype=jnp.float32) -> jax
     return jax.nn.one_hot(board.astype(jnp.int32) - 1, num_channels, dtype=dtype)
 
 
-def _first_layer_dense(w_board, board, num_channels):
-    onehot = one_hot_board(board, num_channels)
+class RowsObservation(NamedTuple):
+    """A (batch of) observation(s) whose board is the list of its one-hot input's nonzero rows.
+
+    rows: int16 (int32 for boards over 32k inputs) ``[..., K]``: ``cell * C + code - 1`` for
+        each occupied cell, then padding ``H * W * C`` (no row, contributes nothing). Any
+        ``K`` at least the number of occupied cells holds a board exactly.
+    extras: float32 ``[..., E]``.
+
+    The first layer then costs a gather of K rows per observation instead of a product with
+    a mostly-zero one-hot vector, and replay stores 2K bytes per observation instead of H*W.
+    The lists are built on the host (:func:`board_rows`), where it is cheap; building them
+    in the graph costs more than it saves on CPUs.
+    """
+
+    rows: jax.Array
+    extras: jax.Array
+
+
+MIN_ROWS_WIDTH = 16
+
+
+def rows_width(occupied: int) -> int:
+    """A list length (a power of two, at least 16) that holds ``occupied`` cells."""
+    return max(MIN_ROWS_WIDTH, 1 << max(0, occupied - 1).bit_length())
+
+
+def rows_dtype(spec: NetworkSpec):
+    return np.int16 if spec.flat_board_size < 2**15 else np.int32
+
+
+def board_rows(board: np.ndarray, spec: NetworkSpec, width: int) -> np.ndarray:
+    """Host-side: ``uint8 [N, H, W]`` boards to ``[N, width]`` row lists (see :class:`RowsObservation`).
+
+    Raises ``ValueError`` when a board has more than ``width`` occupied cells.
+    """
+    n = board.shape[0]
+    cells = board.reshape(n, -1)
+    which, cell = np.nonzero(cells)
+    counts = np.bincount(which, minlength=n)
+    if counts.size and counts.max() > width:
+        raise ValueError(f"a board has {counts.max()} occupied cells, more than the row list's {width}")
+    rows = np.full((n, width), spec.flat_board_size, rows_dtype(spec))
+    slot = np.arange(which.size) - (np.cumsum(counts) - counts)[which]
+    rows[which, slot] = cell * spec.num_channels + cells[which, cell] - 1
+    return rows
+
+
+def _first_layer(spec: NetworkSpec, w_board: jax.Array, obs) -> jax.Array:
+    """``one_hot(board) @ w_board`` for a batch: a row gather for row lists, else the one-hot product."""
+    if isinstance(obs, RowsObservation):
+        gathered = jnp.take(w_board, obs.rows.astype(jnp.int32), axis=0, mode="fill", fill_value=0)
+        return gathered.sum(-2)
+    onehot = one_hot_board(obs.board, spec.num_channels)
     return onehot.reshape(onehot.shape[0], -1) @ w_board
-
-
-def _first_layer_sparse(w_board, board, num_channels, max_cells):
-    """``one_hot(board) @ w_board`` from the rows of occupied cells only (exact for <= max_cells per board).
-
-    The occupied cells' row numbers (cell * C + character - 1) are packed into a fixed-length
-    list with a prefix sum and a scatter; the product is then a gather of ``max_cells`` rows
-    per board, and its gradient a scatter-add of those rows.
-    """
-    batch = board.shape[0]
-    cells = board.reshape(batch, -1).astype(jnp.int32)
-    occupied = cells > 0
-    slot = jnp.where(occupied, jnp.cumsum(occupied, axis=1) - 1, max_cells)  # max_cells = dropped
-    rows = jnp.arange(cells.shape[1], dtype=jnp.int32) * num_channels + cells - 1
-    batch_index = jnp.broadcast_to(jnp.arange(batch)[:, None], cells.shape)
-    index = jnp.zeros((batch, max_cells), jnp.int32).at[batch_index, slot].set(rows, mode="drop")
-    mask = jnp.zeros((batch, max_cells), w_board.dtype).at[batch_index, slot].set(1.0, mode="drop")
-    gathered = jnp.take(w_board, index.reshape(-1), axis=0).reshape(batch, max_cells, -1)
-    return jnp.einsum("bk,bkh->bh", mask, gathered)
-
-
-def choose_sparse_cells(board_cells: int, occupied: int) -> int:
-    """A sparse first-layer budget for boards that start with ``occupied`` non-empty cells.
-
-    Four times the starting occupancy (at least 64, a power of two) leaves room to grow; when
-    that is more than a quarter of the board, gathering rows saves nothing and 0 (dense) is
-    returned. Boards that outgrow the budget during play fall back to the dense path exactly.
-    """
-    budget = 1 << max(6, (4 * max(occupied, 1) - 1).bit_length())
-    return budget if budget <= board_cells // 4 else 0
-
-
-def first_layer(spec: NetworkSpec, w_board: jax.Array, board: jax.Array) -> jax.Array:
-    """``one_hot(board) @ w_board`` for a batch of uint8 boards, exactly, by the cheaper route."""
-    if not spec.sparse_cells:
-        return _first_layer_dense(w_board, board, spec.num_channels)
-    fits = jnp.max(jnp.sum(board.reshape(board.shape[0], -1) > 0, axis=1)) <= spec.sparse_cells
-    return jax.lax.cond(
-        fits,
-        lambda w, b: _first_layer_sparse(w, b, spec.num_channels, spec.sparse_cells),
-        lambda w, b: _first_layer_dense(w, b, spec.num_channels),
-        w_board, board)
 
 
 def _uniform(key, shape, fan_in):
@@ -210,8 +218,8 @@ def _conv_features(conv_params, board_onehot):
     return x.reshape(x.shape[0], -1)
 
 
-def apply(params: Params, spec: NetworkSpec, obs: Observation) -> jax.Array:
-    """Q-values ``[B, num_actions]`` for a batch of compact observations."""
+def apply(params: Params, spec: NetworkSpec, obs: Observation | RowsObservation) -> jax.Array:
+    """Q-values ``[B, num_actions]`` for a batch of compact observations (row lists: MLPs only)."""
     layers = params["mlp"]
     extras = obs.extras.astype(jnp.float32)
     if spec.spatial:
@@ -220,7 +228,7 @@ def apply(params: Params, spec: NetworkSpec, obs: Observation) -> jax.Array:
     elif spec.has_board:
         # First layer = board rows (one-hot input, computed without building it) + extras rows.
         first = layers[0]
-        h = first_layer(spec, first["w_board"], obs.board) + first["b"]
+        h = _first_layer(spec, first["w_board"], obs) + first["b"]
         if "w" in first:
             h = h + extras @ first["w"]
         x = jax.nn.relu(h)

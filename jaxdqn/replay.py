@@ -39,8 +39,8 @@ class RingState(NamedTuple):
 
 class PrioritizedState(NamedTuple):
     ring: RingState
-    sums: jax.Array  # sum tree over priority ** alpha
-    maxima: jax.Array  # max tree over raw priorities (exact current maximum)
+    sums: tuple  # sum tree over priority ** alpha (see sum_tree)
+    maxima: tuple  # max tree over raw priorities (exact current maximum)
 
 
 class ReplayBuffer(NamedTuple):
@@ -108,13 +108,13 @@ def make_prioritized_buffer(capacity: int, alpha: float = 0.6, beta: float = 0.4
         return PrioritizedState(ring_init(example, capacity), sum_tree.init(capacity), sum_tree.init(capacity))
 
     def add(state: PrioritizedState, batch: Transition) -> PrioritizedState:
-        max_priority = jnp.where(state.ring.size > 0, sum_tree.total(state.maxima), 1.0)
+        max_priority = jnp.where(state.ring.size > 0, sum_tree.total(state.maxima, jnp.max), 1.0)
         ring, slots = ring_add(state.ring, batch)
         priority = jnp.full(slots.shape, max_priority, jnp.float32)
         return PrioritizedState(
             ring,
             sum_tree.set_leaves(state.sums, slots, priority**alpha),
-            sum_tree.set_leaves(state.maxima, slots, priority, jnp.maximum),
+            sum_tree.set_leaves(state.maxima, slots, priority, jnp.max),
         )
 
     def sample(state: PrioritizedState, key: jax.Array, batch_size: int):
@@ -128,7 +128,7 @@ def make_prioritized_buffer(capacity: int, alpha: float = 0.6, beta: float = 0.4
         priority = jnp.abs(abs_td).astype(jnp.float32) + PRIORITY_EPSILON
         return state._replace(
             sums=sum_tree.set_leaves(state.sums, indices, priority**alpha),
-            maxima=sum_tree.set_leaves(state.maxima, indices, priority, jnp.maximum),
+            maxima=sum_tree.set_leaves(state.maxima, indices, priority, jnp.max),
         )
 
     return ReplayBuffer(init, add, sample, update, capacity)

@@ -1,61 +1,86 @@
-"""Segment trees in a flat device array: sums for O(log N) proportional sampling, maxima for max priority.
+"""Wide segment trees on the device: sums for proportional sampling, maxima for the max priority.
 
-Layout: ``nodes`` has ``2 * P`` entries with ``P`` the capacity rounded up to a power of two;
-the root is ``nodes[1]`` and leaf ``i`` is ``nodes[P + i]``. Parents are always recomputed
-from their two children (never adjusted by deltas), so float error cannot accumulate.
+A tree is a tuple of levels, leaves first. Each level is cut into blocks of ``BRANCHING``
+entries, and entry ``j`` of level ``k + 1`` holds the sum (or maximum) of block ``j`` of
+level ``k``; the last level is a single block. With 64-way nodes, 50k leaves need three
+levels and 1M leaves four, so writing or finding a batch of leaves takes a handful of
+vectorised gathers over ``[batch, 64]`` blocks instead of one small gather per level of a
+binary tree (each of which costs XLA on CPU a fixed few microseconds). Parents are always
+recomputed from their children, never adjusted by deltas, so float error cannot accumulate.
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
+BRANCHING = 64
 
-def leaf_count(capacity: int) -> int:
-    return 1 << max(0, (capacity - 1).bit_length())
-
-
-def depth(nodes: jax.Array) -> int:
-    return (nodes.shape[0] // 2).bit_length() - 1
+Tree = tuple  # of float32 arrays, leaves first
 
 
-def init(capacity: int) -> jax.Array:
-    return jnp.zeros((2 * leaf_count(capacity),), jnp.float32)
+def level_sizes(capacity: int) -> tuple[int, ...]:
+    """Lengths of the levels for ``capacity`` leaves, each a whole number of blocks."""
+    sizes = []
+    n = max(capacity, 1)
+    while True:
+        blocks = -(-n // BRANCHING)
+        sizes.append(blocks * BRANCHING)
+        if blocks == 1:
+            return tuple(sizes)
+        n = blocks
 
 
-def total(nodes: jax.Array) -> jax.Array:
-    """The sum (or maximum) of all leaves."""
-    return nodes[1]
+def init(capacity: int) -> Tree:
+    return tuple(jnp.zeros((size,), jnp.float32) for size in level_sizes(capacity))
 
 
-def leaves(nodes: jax.Array, indices: jax.Array) -> jax.Array:
-    return nodes[nodes.shape[0] // 2 + indices]
+def total(tree: Tree, reduce=jnp.sum) -> jax.Array:
+    """The sum (or, with ``reduce=jnp.max``, the maximum) of all leaves."""
+    return reduce(tree[-1])
 
 
-def set_leaves(nodes: jax.Array, indices: jax.Array, values: jax.Array, combine=jnp.add) -> jax.Array:
-    """Write ``values`` at leaf ``indices`` (a batch) and recompute every ancestor with ``combine``."""
-    num_leaves = nodes.shape[0] // 2
-    node = num_leaves + indices.astype(jnp.int32)
-    nodes = nodes.at[node].set(values.astype(nodes.dtype))
-    for _ in range(depth(nodes)):
-        node = node // 2
-        nodes = nodes.at[node].set(combine(nodes[2 * node], nodes[2 * node + 1]))
-    return nodes
+def leaves(tree: Tree, indices: jax.Array) -> jax.Array:
+    return tree[0][indices]
 
 
-def find(nodes: jax.Array, targets: jax.Array) -> jax.Array:
-    """Leaf indices where the prefix sum first exceeds each of ``targets`` (batched descent)."""
-    node = jnp.ones(targets.shape, jnp.int32)
-    for _ in range(depth(nodes)):
-        left_sum = nodes[2 * node]
-        right_sum = nodes[2 * node + 1]
-        # Rounding can leave a target just above the left sum with nothing to the right.
-        go_right = (targets >= left_sum) & (right_sum > 0)
-        targets = jnp.where(go_right, targets - left_sum, targets)
-        node = 2 * node + go_right.astype(jnp.int32)
-    return node - nodes.shape[0] // 2
+def _blocks(level: jax.Array, block_indices: jax.Array) -> jax.Array:
+    """``[len(block_indices), BRANCHING]``: the children of the given parents."""
+    return level.reshape(-1, BRANCHING)[block_indices]
 
 
-def sample(nodes: jax.Array, key: jax.Array, batch_size: int) -> jax.Array:
+def set_leaves(tree: Tree, indices: jax.Array, values: jax.Array, reduce=jnp.sum) -> Tree:
+    """Write ``values`` at leaf ``indices`` (a batch) and recompute every ancestor with ``reduce``."""
+    index = indices.astype(jnp.int32)
+    levels = [tree[0].at[index].set(values.astype(tree[0].dtype))]
+    for parent_level in tree[1:]:
+        parent = index // BRANCHING
+        levels.append(parent_level.at[parent].set(reduce(_blocks(levels[-1], parent), axis=1)))
+        index = parent
+    return tuple(levels)
+
+
+def find(tree: Tree, targets: jax.Array) -> jax.Array:
+    """Leaf indices where the running sum of leaves first exceeds each of ``targets``.
+
+    Descends one level per step: within the current block, the child is the number of
+    children whose inclusive prefix sum is <= the target. Rounding can leave a target at
+    or past a block's sum; the last positive child is taken then, so an empty leaf is
+    never returned while any leaf is positive.
+    """
+    block = jnp.zeros(targets.shape, jnp.int32)
+    for level in reversed(tree):
+        children = _blocks(level, block)
+        prefix = jnp.cumsum(children, axis=1)
+        child = jnp.sum(prefix <= targets[:, None], axis=1, dtype=jnp.int32)
+        last_positive = BRANCHING - 1 - jnp.argmax(children[:, ::-1] > 0, axis=1).astype(jnp.int32)
+        child = jnp.minimum(child, last_positive)
+        before = jnp.take_along_axis(prefix, jnp.maximum(child - 1, 0)[:, None], axis=1)[:, 0]
+        targets = targets - jnp.where(child > 0, before, 0.0)
+        block = block * BRANCHING + child
+    return block
+
+
+def sample(tree: Tree, key: jax.Array, batch_size: int) -> jax.Array:
     """``batch_size`` leaf indices drawn i.i.d. with probability ``leaf / total``."""
-    targets = jax.random.uniform(key, (batch_size,)) * total(nodes)
-    return find(nodes, targets)
+    targets = jax.random.uniform(key, (batch_size,)) * total(tree)
+    return find(tree, targets)

@@ -35,8 +35,10 @@ from jaxdqn.games.env import GameEnv, VectorEnv
 from jaxdqn.games.metadata import GameMetadata
 from jaxdqn.games.preprocessing import DEFAULTS as PREPROCESSING_DEFAULTS
 from jaxdqn.games.preprocessing import build_encoder
-from jaxdqn.networks import NetworkSpec, Observation, choose_sparse_cells, describe, make_network
-from jaxdqn.replay import Transition, example_transition, make_prioritized_buffer, make_uniform_buffer
+from jaxdqn.networks import (NetworkSpec, Observation, RowsObservation, board_rows, describe, make_network,
+                             rows_dtype, rows_width)
+from jaxdqn.replay import (PrioritizedState, Transition, example_transition, make_prioritized_buffer,
+                           make_uniform_buffer)
 from jaxdqn.training_log import IntervalStats, TrainingLog
 
 
@@ -49,27 +51,39 @@ class IncompatibleCheckpoint(JaxdqnError):
 
 
 class _Chunk:
-    """Transitions collected on the host between two training steps."""
+    """Transitions collected on the host between two training steps, in the form replay stores."""
 
-    def __init__(self, capacity: int, empty: Observation):
-        def alloc(x, dtype=None):
-            return np.zeros((capacity,) + np.shape(x), dtype or np.asarray(x).dtype)
-        self.data = Transition(Observation(alloc(empty.board), alloc(empty.extras)), alloc(0, np.int32),
-                               alloc(0.0, np.float32), Observation(alloc(empty.board), alloc(empty.extras)),
-                               alloc(False, np.bool_))
+    def __init__(self, capacity: int, empty):
+        def alloc(x):
+            x = np.asarray(x)
+            return np.zeros((capacity,) + x.shape, x.dtype)
+        self.data = Transition(jax.tree.map(alloc, empty), alloc(np.int32(0)), alloc(np.float32(0)),
+                               jax.tree.map(alloc, empty), alloc(False))
         self.size = 0
 
-    def append(self, obs: Observation, action: int, reward: float, next_obs: Observation, done: bool):
+    def append(self, obs, next_obs, k: int, action: int, reward: float, done: bool):
+        """Add game ``k``'s transition from the batches ``obs`` and ``next_obs``."""
         i, d = self.size, self.data
-        d.obs.board[i], d.obs.extras[i] = obs.board, obs.extras
+        for store, value in zip(d.obs, obs):
+            store[i] = value[k]
+        for store, value in zip(d.next_obs, next_obs):
+            store[i] = value[k]
         d.action[i], d.reward[i], d.done[i] = action, reward, done
-        d.next_obs.board[i], d.next_obs.extras[i] = next_obs.board, next_obs.extras
         self.size += 1
 
     def take(self, start: int = 0, stop: int | None = None) -> Transition:
         """A copy of items ``start:stop`` (the device may read it after this buffer is reused)."""
         stop = self.size if stop is None else stop
         return jax.tree.map(lambda x: x[start:stop].copy(), self.data)
+
+
+def _widen_rows(transitions: Transition, width: int, fill: int, xp=np) -> Transition:
+    """Pad the row lists of ``transitions`` (leading axes any) to ``width`` entries."""
+    def pad(obs):
+        rows = obs.rows
+        return obs._replace(rows=xp.pad(rows, [(0, 0)] * (rows.ndim - 1) + [(0, width - rows.shape[-1])],
+                                        constant_values=fill))
+    return transitions._replace(obs=pad(transitions.obs), next_obs=pad(transitions.next_obs))
 
 
 class _StopRequests:
@@ -186,8 +200,9 @@ class DQNTrainer:
         board_h, board_w = encoder.board_shape
         occupied = int((encoder.encode(start_game(game_factory)).board > 0).sum()) if encoder.uses_board else 0
         self.spec = NetworkSpec(board_h, board_w, encoder.num_channels, encoder.num_extras,
-                                tuple(self.hp["hidden_sizes"]), metadata.num_actions, bool(pre["spatial"]),
-                                sparse_cells=choose_sparse_cells(board_h * board_w, occupied))
+                                tuple(self.hp["hidden_sizes"]), metadata.num_actions, bool(pre["spatial"]))
+        # An MLP over a board reads it as row lists (see RowsObservation), widened when a board outgrows them.
+        self._rows_width = rows_width(occupied) if self.spec.has_board and not self.spec.spatial else 0
         self.network = make_network(self.spec)
         capacity = self.hp["memory_capacity"]
         self.buffer = (make_prioritized_buffer(capacity) if self.hp["prioritize_experiences"]
@@ -200,14 +215,14 @@ class DQNTrainer:
         self._add = jax.jit(self.buffer.add, donate_argnums=0)
         self._flush = jax.jit(functools.partial(learner.flush, self.buffer), donate_argnums=0)
         apply = self.network.apply
-        self._greedy = jax.jit(lambda params, boards, extras: jnp.argmax(apply(params, Observation(boards, extras)), -1))
+        self._greedy = jax.jit(lambda params, obs: jnp.argmax(apply(params, obs), -1))
 
         with jax.default_device(self.device):
             self.learner = learner.init_learner(jax.random.PRNGKey(self.seed), self.network, self._optimizer)
             self.key = jax.random.PRNGKey(self.seed + 3)
-            self.replay = self.buffer.init(example_transition(jax.tree.map(jnp.asarray, encoder.empty())))
+            self.replay = self._empty_replay(self._rows_width)
         self._pending = None
-        self._chunk = _Chunk(self.hp["train_every"], encoder.empty())
+        self._chunk = _Chunk(self.hp["train_every"], self._empty_stored(self._rows_width))
         self._buffer_items = 0
         self._last_update_step: int | None = None
 
@@ -342,8 +357,11 @@ class DQNTrainer:
         meta = self.checkpoints.read_meta(episode)
         self._check_compatible(meta, checkpoint_name(episode))
         template = {"learner": self.learner, "key": self.key}
+        saved_width = meta.get("rows_width", 0)
         with jax.default_device(self.device):
-            replay_template = self.replay if self.hp["save_replay_buffer"] else None
+            replay_template = None
+            if self.hp["save_replay_buffer"] and bool(saved_width) == bool(self._rows_width):
+                replay_template = self.replay if saved_width == self._rows_width else self._empty_replay(saved_width)
             state, meta, replay = self.checkpoints.restore(episode, template, replay_template)
         self.learner, self.key = state["learner"], state["key"]
         self.total_steps = int(meta["total_steps"])
@@ -358,6 +376,8 @@ class DQNTrainer:
                             + tuple(meta["numpy_random"][2:]))
         if replay is not None:
             self.replay, self._buffer_items = replay, int(meta["buffer_items"])
+            if saved_width != self._rows_width:
+                self._widen(max(saved_width, self._rows_width))
         elif self.hp["save_replay_buffer"]:
             self.log.write("[RESUME] this checkpoint has no replay buffer; starting with an empty one")
         self._note_changes(meta.get("hyperparams", {}))
@@ -377,6 +397,7 @@ class DQNTrainer:
             "episode": episode, "total_steps": self.total_steps, "last_update_step": self._last_update_step,
             "epsilon": self.epsilon, "learning_rate": self.learning_rate,
             "total_training_seconds": self.total_training_seconds, "buffer_items": self._buffer_items,
+            "rows_width": self._rows_width,
             "python_random": random.getstate(), "explore_random": self._explore.getstate(),
             "numpy_random": _numpy_state(), "config": snap, "fingerprint": fingerprint(snap),
             "hyperparams": {k: v for k, v in self.hp.items() if k in TRAINING_KEYS},
@@ -385,6 +406,34 @@ class DQNTrainer:
         self.checkpoints.save(episode, {"learner": self.learner, "key": self.key}, meta, replay)
 
     # ------------------------------------------------------------------ internals
+    def _empty_stored(self, width: int):
+        """One empty observation in the form replay stores: row lists of ``width``, or the board."""
+        empty = self.env.encoder.empty()
+        if not width:
+            return empty
+        return RowsObservation(np.full((width,), self.spec.flat_board_size, rows_dtype(self.spec)), empty.extras)
+
+    def _empty_replay(self, width: int):
+        return self.buffer.init(example_transition(jax.tree.map(jnp.asarray, self._empty_stored(width))))
+
+    def _store(self, obs: Observation):
+        """A batch of observations in the form replay stores (row lists widened when a board outgrows them)."""
+        if not self._rows_width:
+            return obs
+        occupied = int(np.count_nonzero(obs.board.reshape(len(obs.board), -1), axis=1).max())
+        if occupied > self._rows_width:
+            self._widen(rows_width(occupied))
+        return RowsObservation(board_rows(obs.board, self.spec, self._rows_width), obs.extras)
+
+    def _widen(self, width: int) -> None:
+        """Longer row lists for replay and the chunk; the jitted steps compile once for the new shape."""
+        fill = self.spec.flat_board_size
+        ring = self.replay.ring if isinstance(self.replay, PrioritizedState) else self.replay
+        ring = ring._replace(data=_widen_rows(ring.data, width, fill, jnp))
+        self.replay = self.replay._replace(ring=ring) if isinstance(self.replay, PrioritizedState) else ring
+        self._chunk.data = _widen_rows(self._chunk.data, width, fill)
+        self._rows_width = width
+
     def _play(self, stop: _StopRequests, end_episode: Callable[[EpisodeResult, bool], bool]) -> None:
         """Step every game in lockstep until ``end_episode`` says to stop.
 
@@ -396,21 +445,24 @@ class DQNTrainer:
         n = len(games)
         obs = Observation(np.zeros((n,) + self.env.encoder.board_shape, np.uint8),
                           np.zeros((n, self.env.encoder.num_extras), np.float32))
+        stored = None
         fresh = [True] * n
         rewards, turns = [0.0] * n, [0] * n
         self._loss_sum, self._updates = jnp.zeros((), jnp.float32), 0
         while True:
-            for i in range(n):
-                if fresh[i]:
-                    obs.board[i], obs.extras[i] = games.reset(i)
-                    fresh[i], rewards[i], turns[i] = False, 0.0, 0
-            actions = self._select_actions(obs)
+            if any(fresh):
+                for i in range(n):
+                    if fresh[i]:
+                        obs.board[i], obs.extras[i] = games.reset(i)
+                        fresh[i], rewards[i], turns[i] = False, 0.0, 0
+                stored = self._store(obs)
+            actions = self._select_actions(stored)
             next_obs, step_rewards, dones = games.step(actions)
+            next_stored = self._store(next_obs)
             finished = []
             for i in range(n):
                 reward = float(step_rewards[i])
-                self._chunk.append(Observation(obs.board[i], obs.extras[i]), actions[i], reward,
-                                   Observation(next_obs.board[i], next_obs.extras[i]), bool(dones[i]))
+                self._chunk.append(stored, next_stored, i, actions[i], reward, bool(dones[i]))
                 if self.total_steps % hp["train_every"] == 0:
                     self._learn()
                 self.total_steps += 1
@@ -418,7 +470,7 @@ class DQNTrainer:
                 turns[i] += 1
                 if dones[i] or turns[i] >= hp["max_turns_per_episode"]:
                     finished.append(i)
-            obs = next_obs
+            obs, stored = next_obs, next_stored
             if stop.requested:
                 finished = [i for i in range(n) if turns[i] > 0]
             for k, i in enumerate(finished):
@@ -430,14 +482,14 @@ class DQNTrainer:
                     return
                 fresh[i] = True
 
-    def _select_actions(self, obs: Observation) -> list[int]:
+    def _select_actions(self, obs) -> list[int]:
         """Epsilon-greedy per game (host random numbers), one device call for all greedy choices."""
         actions: list[int | None] = []
-        for _ in range(obs.board.shape[0]):
+        for _ in range(obs.extras.shape[0]):
             explore = self._explore.random() < self.epsilon
             actions.append(self._explore.randrange(self.metadata.num_actions) if explore else None)
         if any(a is None for a in actions):
-            greedy = np.asarray(self._greedy(self.learner.params, obs.board, obs.extras))
+            greedy = np.asarray(self._greedy(self.learner.params, obs))
             actions = [int(greedy[i]) if a is None else a for i, a in enumerate(actions)]
         return actions
 

@@ -101,7 +101,7 @@ def test_fused_train_step_updates_priorities_and_does_not_retrace():
     assert int(buf.ring.size) == 64
     assert np.isfinite(float(metrics.loss))
     # priorities moved away from the initial 1.0 for sampled items
-    leaves = np.asarray(buf.maxima)[len(buf.maxima) // 2:][:64]
+    leaves = np.asarray(buf.maxima[0])[:64]
     assert np.any(np.abs(leaves - 1.0) > 1e-3)
 
 
@@ -126,7 +126,8 @@ def test_pending_priorities_match_immediate_writes():
         state, buf, metrics, pending = step(state, buf, key, None, pending)
         np.testing.assert_allclose(metrics.loss, m.loss, rtol=1e-5)
     buf = flush(buffer, buf, pending)
-    np.testing.assert_allclose(buf.sums, ref_buf.sums, rtol=1e-5)
+    for level, ref_level in zip(buf.sums, ref_buf.sums):
+        np.testing.assert_allclose(level, ref_level, rtol=1e-5)
 
 
 def test_sync_target_copies_into_fresh_buffers():

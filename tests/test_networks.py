@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from helpers import SMALL_SPEC, numpy_dense_input, random_observations
-from jaxdqn.networks import NetworkSpec, count_params, describe, make_network
+from jaxdqn.networks import (NetworkSpec, RowsObservation, board_rows, count_params, describe, make_network,
+                             rows_width)
 
 
 def test_mlp_output_shape_and_param_count():
@@ -59,17 +60,30 @@ def test_describe_names_architecture_and_reason(spatial):
     assert all(line.startswith("[INIT]") for line in text.splitlines())
 
 
-@pytest.mark.parametrize("density", [0.05, 0.3, 1.0])
-def test_sparse_first_layer_is_exact_with_dense_fallback(density):
-    """Boards within the sparse budget take the gather path, fuller ones the one-hot path; both exact."""
-    spec = SMALL_SPEC._replace(sparse_cells=4)
+@pytest.mark.parametrize("density,width", [(0.05, 16), (0.3, 16), (1.0, 32)])
+def test_row_lists_give_the_same_q_values_and_gradients_as_boards(density, width):
+    """The row-gather first layer equals the one-hot product, values and gradients, at any list width."""
     rng = np.random.default_rng(3)
-    obs = random_observations(rng, spec, 16, density=density)
-    dense_net, sparse_net = make_network(SMALL_SPEC), make_network(spec)
-    params = dense_net.init(jax.random.PRNGKey(1))
-    np.testing.assert_allclose(jax.jit(sparse_net.apply)(params, obs), jax.jit(dense_net.apply)(params, obs), atol=1e-5)
-    grad = lambda net: jax.grad(lambda p: net.apply(p, obs).sum())(params)["mlp"][0]["w_board"]
-    np.testing.assert_allclose(grad(sparse_net), grad(dense_net), atol=1e-5)
+    obs = random_observations(rng, SMALL_SPEC, 16, density=density)
+    rows = RowsObservation(jax.numpy.asarray(board_rows(np.asarray(obs.board), SMALL_SPEC, width)), obs.extras)
+    net = make_network(SMALL_SPEC)
+    params = net.init(jax.random.PRNGKey(1))
+    np.testing.assert_allclose(jax.jit(net.apply)(params, rows), jax.jit(net.apply)(params, obs), atol=1e-5)
+    grad = lambda o: jax.grad(lambda p: net.apply(p, o).sum())(params)["mlp"][0]["w_board"]
+    np.testing.assert_allclose(grad(rows), grad(obs), atol=1e-5)
+
+
+def test_board_rows_lists_occupied_cells_and_refuses_too_short_lists():
+    board = np.zeros((2, 4, 5), np.uint8)
+    board[0, 0, 1], board[0, 3, 4], board[1, 2, 0] = 2, 3, 1
+    rows = board_rows(board, SMALL_SPEC, 16)
+    pad = SMALL_SPEC.flat_board_size
+    assert rows.dtype == np.int16 and rows.shape == (2, 16)
+    assert rows[0].tolist() == [1 * 3 + 1, 19 * 3 + 2] + [pad] * 14
+    assert rows[1].tolist() == [10 * 3 + 0] + [pad] * 15
+    with pytest.raises(ValueError, match="3 occupied cells"):
+        board_rows(np.ones((1, 4, 5), np.uint8) * (np.arange(20).reshape(4, 5) < 3), SMALL_SPEC, 2)
+    assert [rows_width(k) for k in (0, 16, 17, 100)] == [16, 16, 32, 128]
 
 
 def test_conv3x3_gradient_matches_xla_convolution():

@@ -92,6 +92,30 @@ def test_replay_buffer_checkpoint_makes_resume_exact(tmp_path):
                                rtol=1e-5)
 
 
+def test_row_lists_widen_when_a_board_outgrows_them_and_resume_keeps_the_width(tmp_path):
+    from jaxdqn.networks import Observation
+    run = make_run(tmp_path, save_replay_buffer="true", training_episodes=10, checkpoint_every=5)
+    trainer, _ = trained(run)
+    assert trainer._rows_width == 16
+    before = np.asarray(trainer.replay.ring.data.obs.rows)
+    crowded = np.zeros((1, 4, 6), np.uint8)
+    crowded.reshape(-1)[:20] = 1  # 20 occupied cells: more than the lists hold
+    stored = trainer._store(Observation(crowded, np.zeros((1, 2), np.float32)))
+    assert trainer._rows_width == 32 and stored.rows.shape == (1, 32)
+    after = np.asarray(trainer.replay.ring.data.obs.rows)
+    np.testing.assert_array_equal(after[:, :16], before)
+    assert np.all(after[:, 16:] == trainer.spec.flat_board_size)
+    assert trainer._chunk.data.next_obs.rows.shape == (trainer.hp["train_every"], 32)
+    trainer.hp["training_episodes"] = 15
+    trainer.train(on_episode=lambda: None)  # trains on with the wider lists
+    trainer.checkpoints.close()
+    assert Checkpoints(run / "checkpoints").read_meta(15)["rows_width"] == 32
+    resumed, rewards = trained(make_run(tmp_path, save_replay_buffer="true", training_episodes=20,
+                                        checkpoint_every=5))
+    assert resumed._rows_width == 32 and len(rewards) == 5
+    assert resumed.replay.ring.data.next_obs.rows.shape[1] == 32
+
+
 def test_already_complete_is_friendly(tmp_path):
     run = make_run(tmp_path, training_episodes=10)
     trained(run)
