@@ -30,7 +30,7 @@ SNAKE = NetworkSpec(board_height=16, board_width=32, num_channels=6, num_extras=
                     hidden_sizes=(128, 64), num_actions=5)
 
 
-OCCUPIED = 20  # non-empty cells per board, a long snake
+OCCUPIED = 12  # non-empty cells per board: row lists of 16, as snake's at the end-to-end point
 
 
 def stored_width(spec) -> int:

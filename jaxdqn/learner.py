@@ -27,10 +27,25 @@ class UpdateMetrics(NamedTuple):
     grad_norm: jax.Array
 
 
+def clip_by_global_norm(max_norm: float) -> optax.GradientTransformation:
+    """Scale all gradients by ``min(1, max_norm / global_norm)`` (PyTorch's ``clip_grad_norm_``).
+
+    The same as ``optax.clip_by_global_norm`` (whose state, ``EmptyState``, it shares), written
+    as one scalar factor so XLA folds it into Adam's passes over the parameters instead of
+    writing out a clipped copy of every gradient first (0.08 ms of a 1.3 ms snake update).
+    """
+    def update(updates, state, params=None):
+        del params
+        factor = jnp.minimum(1.0, max_norm / optax.tree.norm(updates))
+        return jax.tree.map(lambda g: g * factor.astype(g.dtype), updates), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
 def make_optimizer(learning_rate: float, max_grad_norm: float = MAX_GRAD_NORM) -> optax.GradientTransformation:
     """Clip by global norm (like ``clip_grad_norm_``), then Adam with an injectable learning rate."""
     return optax.chain(
-        optax.clip_by_global_norm(max_grad_norm),
+        clip_by_global_norm(max_grad_norm),
         optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate),
     )
 

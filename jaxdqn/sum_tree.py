@@ -2,10 +2,11 @@
 
 A tree is a tuple of levels, leaves first. Each level is cut into blocks of ``BRANCHING``
 entries, and entry ``j`` of level ``k + 1`` holds the sum (or maximum) of block ``j`` of
-level ``k``; the last level is a single block. With 64-way nodes, 50k leaves need three
-levels and 1M leaves four, so writing or finding a batch of leaves takes a handful of
-vectorised gathers over ``[batch, 64]`` blocks instead of one small gather per level of a
-binary tree (each of which costs XLA on CPU a fixed few microseconds). Parents are always
+level ``k``; the last level is a single block. With 16-way nodes, 50k leaves need four
+levels and 1M leaves five, so writing or finding a batch of leaves takes a few vectorised
+steps over ``[batch, 16]`` blocks instead of seventeen to twenty small gathers down a
+binary tree (each of which costs XLA on CPU a fixed few microseconds); wider nodes make
+the prefix sums inside a block cost more than the levels they save. Parents are always
 recomputed from their children, never adjusted by deltas, so float error cannot accumulate.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-BRANCHING = 64
+BRANCHING = 16
 
 Tree = tuple  # of float32 arrays, leaves first
 

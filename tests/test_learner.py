@@ -85,6 +85,19 @@ def test_gradients_are_clipped_by_global_norm_before_adam():
     assert not np.allclose(ours, unclipped, rtol=1e-3)
 
 
+@pytest.mark.parametrize("scale", [0.0, 0.01, 100.0])
+def test_scalar_factor_clip_matches_optax_and_keeps_its_state(scale):
+    import optax
+    from jaxdqn.learner import clip_by_global_norm
+    rng = np.random.default_rng(1)
+    grads = {"w": jnp.asarray(rng.normal(size=(7, 3)) * scale, jnp.float32), "b": jnp.asarray(rng.normal(size=3) * scale)}
+    ours, state = clip_by_global_norm(1.0).update(grads, clip_by_global_norm(1.0).init(grads))
+    theirs, their_state = optax.clip_by_global_norm(1.0).update(grads, optax.clip_by_global_norm(1.0).init(grads))
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert type(state) is type(their_state)
+
+
 def test_fused_train_step_updates_priorities_and_does_not_retrace():
     net, opt, state = _setup()
     buffer = make_prioritized_buffer(64)
