@@ -67,13 +67,12 @@ def set_learning_rate(opt_state, learning_rate) -> optax.OptState:
 
 
 def init_learner(key: jax.Array, network: Network, optimizer: optax.GradientTransformation) -> LearnerState:
-    params = network.init(key)
-    return LearnerState(
-        params=params,
-        target_params=jax.tree.map(jnp.copy, params),
-        opt_state=optimizer.init(params),
-        step=jnp.zeros((), jnp.int32),
-    )
+    """Fresh parameters, a copy as the target, optimizer state; one compiled call, not one per array."""
+    def init(key):
+        params = network.init(key)
+        return LearnerState(params=params, target_params=jax.tree.map(jnp.copy, params),
+                            opt_state=optimizer.init(params), step=jnp.zeros((), jnp.int32))
+    return jax.jit(init)(key)
 
 
 def update(
@@ -111,7 +110,16 @@ def sync_target(state: LearnerState) -> LearnerState:
     A copy rather than the same arrays, so that donating the state to the next update never
     hands one buffer over twice.
     """
-    return state._replace(target_params=jax.tree.map(jnp.copy, state.params))
+    return state._replace(target_params=_copy_tree(state.params))
+
+
+_copy_tree = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
+
+
+@jax.jit
+def all_finite(tree) -> jax.Array:
+    """True when every number in ``tree`` is finite (one compiled call for the whole tree)."""
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
 def make_update(

@@ -384,7 +384,7 @@ class DQNTrainer:
         self._resumed_from = checkpoint_name(episode)
 
     def save_checkpoint(self, episode: int) -> None:
-        if not all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(self.learner.params)):
+        if not bool(learner.all_finite(self.learner.params)):
             self._diverged(episode)
         replay = None
         if self.hp["save_replay_buffer"]:
@@ -414,16 +414,18 @@ class DQNTrainer:
         return RowsObservation(np.full((width,), self.spec.flat_board_size, rows_dtype(self.spec)), empty.extras)
 
     def _empty_replay(self, width: int):
-        return self.buffer.init(example_transition(jax.tree.map(jnp.asarray, self._empty_stored(width))))
+        return jax.jit(self.buffer.init)(example_transition(jax.tree.map(jnp.asarray, self._empty_stored(width))))
 
     def _store(self, obs: Observation):
         """A batch of observations in the form replay stores (row lists widened when a board outgrows them)."""
         if not self._rows_width:
             return obs
-        occupied = int(np.count_nonzero(obs.board.reshape(len(obs.board), -1), axis=1).max())
-        if occupied > self._rows_width:
-            self._widen(rows_width(occupied))
-        return RowsObservation(board_rows(obs.board, self.spec, self._rows_width), obs.extras)
+        try:
+            rows = board_rows(obs.board, self.spec, self._rows_width)
+        except ValueError:  # a board outgrew the lists
+            self._widen(rows_width(int(np.count_nonzero(obs.board.reshape(len(obs.board), -1), axis=1).max())))
+            rows = board_rows(obs.board, self.spec, self._rows_width)
+        return RowsObservation(rows, obs.extras)
 
     def _widen(self, width: int) -> None:
         """Longer row lists for replay and the chunk; the jitted steps compile once for the new shape."""
