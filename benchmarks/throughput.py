@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -74,7 +75,7 @@ def action_selection_ms(repeats: int) -> float:
         trainer = snake_trainer(run_dir)
         obs = trainer.env.reset()
         trainer.epsilon = 0.0
-        batch = Observation(obs.board[None], obs.extras[None])
+        batch = trainer._store(Observation(obs.board[None], obs.extras[None]))  # as replay stores it
         ms = median_ms(lambda: trainer._select_actions(batch), repeats)
         trainer.checkpoints.close()
         return ms
@@ -127,8 +128,8 @@ def main(argv=None):
         results.setdefault("prioritized_ms", {})[cap] = ms
         row(f"prioritized update+sample ms @{cap:,}", ms)
 
-    buf = make_prioritized_buffer(50_000)
-    state = buf.init(example_transition(core.SNAKE.empty_observation()))
+    buf = make_prioritized_buffer(50_000)  # observations stored as the trainer stores snake's (row lists)
+    state = jax.jit(buf.init)(example_transition(jax.tree.map(lambda x: x[0], core.snake_like_transitions(rng, 1).obs)))
     ours_bytes = bytes_per_transition(state)
     ref_bytes = run_reference(ref_py, "bytes")
     results["bytes_per_transition"] = {"jaxdqn": ours_bytes, "reference": ref_bytes and ref_bytes["bytes_per_transition"]}
