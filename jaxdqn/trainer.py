@@ -42,6 +42,9 @@ from jaxdqn.replay import (PrioritizedState, Transition, example_transition, mak
 from jaxdqn.training_log import IntervalStats, TrainingLog
 
 
+REPLAY_LAYOUT = 2  # bump when the saved replay's arrays change shape or meaning
+
+
 class TrainingDiverged(JaxdqnError):
     pass
 
@@ -358,9 +361,11 @@ class DQNTrainer:
         self._check_compatible(meta, checkpoint_name(episode))
         template = {"learner": self.learner, "key": self.key}
         saved_width = meta.get("rows_width", 0)
+        # Replay saved in an older layout (before row lists and 16-way trees) is not read back.
+        readable = meta.get("replay_layout") == REPLAY_LAYOUT and bool(saved_width) == bool(self._rows_width)
         with jax.default_device(self.device):
             replay_template = None
-            if self.hp["save_replay_buffer"] and bool(saved_width) == bool(self._rows_width):
+            if self.hp["save_replay_buffer"] and readable:
                 replay_template = self.replay if saved_width == self._rows_width else self._empty_replay(saved_width)
             state, meta, replay = self.checkpoints.restore(episode, template, replay_template)
         self.learner, self.key = state["learner"], state["key"]
@@ -379,7 +384,9 @@ class DQNTrainer:
             if saved_width != self._rows_width:
                 self._widen(max(saved_width, self._rows_width))
         elif self.hp["save_replay_buffer"]:
-            self.log.write("[RESUME] this checkpoint has no replay buffer; starting with an empty one")
+            why = "has no replay buffer" if readable or not self.checkpoints.has_replay(episode) else \
+                "holds its replay buffer in an older layout"
+            self.log.write(f"[RESUME] this checkpoint {why}; starting with an empty one")
         self._note_changes(meta.get("hyperparams", {}))
         self._resumed_from = checkpoint_name(episode)
 
@@ -397,7 +404,7 @@ class DQNTrainer:
             "episode": episode, "total_steps": self.total_steps, "last_update_step": self._last_update_step,
             "epsilon": self.epsilon, "learning_rate": self.learning_rate,
             "total_training_seconds": self.total_training_seconds, "buffer_items": self._buffer_items,
-            "rows_width": self._rows_width,
+            "rows_width": self._rows_width, "replay_layout": REPLAY_LAYOUT,
             "python_random": random.getstate(), "explore_random": self._explore.getstate(),
             "numpy_random": _numpy_state(), "config": snap, "fingerprint": fingerprint(snap),
             "hyperparams": {k: v for k, v in self.hp.items() if k in TRAINING_KEYS},

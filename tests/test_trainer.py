@@ -115,6 +115,20 @@ def test_row_lists_widen_when_a_board_outgrows_them_and_resume_keeps_the_width(t
     assert resumed.replay.ring.data.next_obs.rows.shape[1] == 32
 
 
+def test_replay_saved_in_an_older_layout_is_skipped_with_a_note(tmp_path):
+    import json
+    run = make_run(tmp_path, save_replay_buffer="true", training_episodes=10, checkpoint_every=10)
+    trained(run)
+    meta_file = run / "checkpoints" / "ep_0010" / "meta" / "metadata"
+    meta = json.loads(meta_file.read_text())
+    del meta["replay_layout"]  # as a checkpoint from before the layout was recorded
+    meta_file.write_text(json.dumps(meta))
+    trainer, rewards = trained(make_run(tmp_path, save_replay_buffer="true", training_episodes=12,
+                                        checkpoint_every=10))
+    assert len(rewards) == 2 and trainer._buffer_items == 2 * 12  # a fresh buffer, then trained on
+    assert "holds its replay buffer in an older layout; starting with an empty one" in (run / "training.log").read_text()
+
+
 def test_already_complete_is_friendly(tmp_path):
     run = make_run(tmp_path, training_episodes=10)
     trained(run)
