@@ -127,9 +127,9 @@ def board_rows(board: np.ndarray, spec: NetworkSpec, width: int) -> np.ndarray:
 def sum_rows(table: jax.Array, rows: jax.Array) -> jax.Array:
     """``sum_k table[rows[..., k]]``, where rows past the end of ``table`` add nothing.
 
-    Written as K gathers of one row per list, added up, so XLA makes a single loop that
-    reads each row where it is needed; one gather of all ``[..., K, H]`` rows followed by a
-    sum is about twice as slow on CPUs. The gradient is one scatter-add of the output
+    Written as K gathers of one row per list, added up: on CPUs XLA runs these faster than
+    one gather of all ``[..., K, H]`` rows and a sum, which writes that whole intermediate out
+    (about 0.1 ms of a 1 ms snake update). The gradient is one scatter-add of the output
     gradient into every listed row.
     """
     rows = rows.astype(jnp.int32)
