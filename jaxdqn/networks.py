@@ -105,21 +105,13 @@ def board_rows(board: np.ndarray, spec: NetworkSpec, width: int) -> np.ndarray:
 
     Raises ``ValueError`` when a board has more than ``width`` occupied cells.
     """
-    n = board.shape[0]
-    cells = board.reshape(n, -1)
-    rows = np.full((n, width), spec.flat_board_size, rows_dtype(spec))
-    if n == 1:  # the common case (one game), in a third of the time
-        cell = np.flatnonzero(cells[0])
+    cells = board.reshape(board.shape[0], -1)
+    rows = np.full((board.shape[0], width), spec.flat_board_size, rows_dtype(spec))
+    for i, board_cells in enumerate(cells):
+        cell = np.flatnonzero(board_cells)
         if cell.size > width:
             raise ValueError(f"a board has {cell.size} occupied cells, more than the row list's {width}")
-        rows[0, :cell.size] = cell * spec.num_channels + cells[0, cell] - 1
-        return rows
-    which, cell = np.nonzero(cells)
-    counts = np.bincount(which, minlength=n)
-    if counts.size and counts.max() > width:
-        raise ValueError(f"a board has {counts.max()} occupied cells, more than the row list's {width}")
-    slot = np.arange(which.size) - (np.cumsum(counts) - counts)[which]
-    rows[which, slot] = cell * spec.num_channels + cells[which, cell] - 1
+        rows[i, :cell.size] = cell * spec.num_channels + board_cells[cell] - 1
     return rows
 
 

@@ -51,6 +51,8 @@ class GameEnv:
 
 
 def stack(observations: list[Observation]) -> Observation:
+    if len(observations) == 1:  # a batch of one is a view, not a copy
+        return Observation(observations[0].board[None], observations[0].extras[None])
     return Observation(np.stack([o.board for o in observations]), np.stack([o.extras for o in observations]))
 
 
@@ -75,9 +77,6 @@ class VectorEnv:
 
     def step(self, actions) -> tuple[Observation, np.ndarray, np.ndarray]:
         """Step game i with ``actions[i]``; returns (observations [N, ...], rewards [N], dones [N])."""
-        if len(self.envs) == 1:  # no stacking: a batch of one is a view
-            obs, reward, done = self.envs[0].step(int(actions[0]))
-            return Observation(obs.board[None], obs.extras[None]), np.array([reward]), np.array([done])
         results = [env.step(int(a)) for env, a in zip(self.envs, actions)]
         obs, rewards, dones = zip(*results)
         return stack(list(obs)), np.asarray(rewards, np.float64), np.asarray(dones, bool)
