@@ -154,3 +154,11 @@ def test_sync_target_copies_into_fresh_buffers():
         np.testing.assert_array_equal(a, b)
     state, _ = update(synced, batch, None)  # donating the synced state works
     assert not np.array_equal(jax.tree.leaves(state.params)[0], jax.tree.leaves(state.target_params)[0])
+
+
+def test_all_finite_checks_every_leaf():
+    from jaxdqn.learner import all_finite
+    tree = {"a": jnp.ones((3, 2)), "b": [jnp.zeros(4), jnp.arange(3.0)]}
+    assert bool(all_finite(tree))
+    for bad in (jnp.nan, jnp.inf, -jnp.inf):
+        assert not bool(all_finite({**tree, "b": [jnp.zeros(4), jnp.array([0.0, bad, 1.0])]}))
