@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import median_ms, print_table, reference_python, run_reference, versions  # noqa: E402
 from jaxdqn.learner import init_learner, make_optimizer, make_train_step  # noqa: E402
-from jaxdqn.networks import NetworkSpec, Observation, RowsObservation, board_rows, make_network, rows_width  # noqa: E402
+from jaxdqn.networks import (NetworkSpec, Observation, RowsObservation, board_rows, make_network,  # noqa: E402
+                             stored_rows_width)
 from jaxdqn.replay import Transition, example_transition, make_prioritized_buffer  # noqa: E402
 
 SNAKE = NetworkSpec(board_height=16, board_width=32, num_channels=6, num_extras=2,
@@ -31,11 +32,6 @@ SNAKE = NetworkSpec(board_height=16, board_width=32, num_channels=6, num_extras=
 
 
 OCCUPIED = 12  # non-empty cells per board: row lists of 16, as snake's at the end-to-end point
-
-
-def stored_width(spec) -> int:
-    """The row-list width the trainer stores for ``spec`` (0: boards), as in DQNTrainer."""
-    return rows_width(OCCUPIED) if spec.has_board and not spec.spatial else 0
 
 
 def snake_like_transitions(rng, n, spec=SNAKE):
@@ -47,14 +43,19 @@ def snake_like_transitions(rng, n, spec=SNAKE):
             row[rng.choice(row.size, k, replace=False)] = rng.integers(1, spec.num_channels + 1, k)
         board = board.reshape(n, spec.board_height, spec.board_width)
         extras = rng.normal(size=(n, spec.num_extras)).astype(np.float32)
-        width = stored_width(spec)
+        width = stored_rows_width(spec, OCCUPIED)
         return RowsObservation(board_rows(board, spec, width), extras) if width else Observation(board, extras)
     return Transition(obs(), rng.integers(0, spec.num_actions, n).astype(np.int32),
                       rng.normal(size=n).astype(np.float32), obs(), rng.random(n) < 0.02)
 
 
+def stored_example(rng, spec=SNAKE) -> Transition:
+    """One transition in the form the trainer stores for ``spec``, to size a buffer."""
+    return example_transition(jax.tree.map(lambda x: x[0], snake_like_transitions(rng, 1, spec).obs))
+
+
 def filled_buffer(buffer, spec, n, rng, chunk=10_000):
-    state = buffer.init(example_transition(jax.tree.map(lambda x: x[0], snake_like_transitions(rng, 1, spec).obs)))
+    state = buffer.init(stored_example(rng, spec))
     add = jax.jit(buffer.add)
     for start in range(0, n, chunk):
         state = add(state, snake_like_transitions(rng, min(chunk, n - start), spec))

@@ -30,7 +30,7 @@ import encoding  # noqa: E402
 from common import median_ms, print_table, reference_python, run_reference, versions  # noqa: E402
 from jaxdqn.games.metadata import GameMetadata  # noqa: E402
 from jaxdqn.networks import Observation  # noqa: E402
-from jaxdqn.replay import bytes_per_transition, example_transition, make_prioritized_buffer  # noqa: E402
+from jaxdqn.replay import bytes_per_transition, make_prioritized_buffer  # noqa: E402
 from jaxdqn.trainer import DQNTrainer  # noqa: E402
 
 
@@ -129,7 +129,7 @@ def main(argv=None):
         row(f"prioritized update+sample ms @{cap:,}", ms)
 
     buf = make_prioritized_buffer(50_000)  # observations stored as the trainer stores snake's (row lists)
-    state = jax.jit(buf.init)(example_transition(jax.tree.map(lambda x: x[0], core.snake_like_transitions(rng, 1).obs)))
+    state = jax.jit(buf.init)(core.stored_example(rng))
     ours_bytes = bytes_per_transition(state)
     ref_bytes = run_reference(ref_py, "bytes")
     results["bytes_per_transition"] = {"jaxdqn": ours_bytes, "reference": ref_bytes and ref_bytes["bytes_per_transition"]}

@@ -96,6 +96,12 @@ def rows_width(occupied: int) -> int:
     return max(MIN_ROWS_WIDTH, 1 << max(0, occupied - 1).bit_length())
 
 
+def stored_rows_width(spec: NetworkSpec, occupied: int) -> int:
+    """The row-list width observations are stored in for ``spec``: :func:`rows_width` for an MLP
+    over a board, 0 (keep the board) for a CNN or a network without a board."""
+    return rows_width(occupied) if spec.has_board and not spec.spatial else 0
+
+
 def rows_dtype(spec: NetworkSpec):
     return np.int16 if spec.flat_board_size < 2**15 else np.int32
 

@@ -36,7 +36,7 @@ from jaxdqn.games.metadata import GameMetadata
 from jaxdqn.games.preprocessing import DEFAULTS as PREPROCESSING_DEFAULTS
 from jaxdqn.games.preprocessing import build_encoder
 from jaxdqn.networks import (NetworkSpec, Observation, RowsObservation, board_rows, describe, make_network,
-                             rows_dtype, rows_width)
+                             rows_dtype, rows_width, stored_rows_width)
 from jaxdqn.replay import (PrioritizedState, Transition, example_transition, make_prioritized_buffer,
                            make_uniform_buffer)
 from jaxdqn.training_log import IntervalStats, TrainingLog
@@ -205,7 +205,7 @@ class DQNTrainer:
         self.spec = NetworkSpec(board_h, board_w, encoder.num_channels, encoder.num_extras,
                                 tuple(self.hp["hidden_sizes"]), metadata.num_actions, bool(pre["spatial"]))
         # An MLP over a board reads it as row lists (see RowsObservation), widened when a board outgrows them.
-        self._rows_width = rows_width(occupied) if self.spec.has_board and not self.spec.spatial else 0
+        self._rows_width = stored_rows_width(self.spec, occupied)
         self.network = make_network(self.spec)
         capacity = self.hp["memory_capacity"]
         self.buffer = (make_prioritized_buffer(capacity) if self.hp["prioritize_experiences"]
@@ -516,10 +516,11 @@ class DQNTrainer:
             # makes after step k*freq first matters at the next update, so it is made here.
             self.learner = learner.sync_target(self.learner)
         self._last_update_step = t
-        pieces = self._drain_chunk()
-        chunk = pieces.pop() if n == self.hp["train_every"] else None  # a full chunk rides along
-        for piece in pieces:
-            self.replay = self._add(self.replay, piece)
+        if n == self.hp["train_every"]:  # a full chunk rides along with the update
+            [chunk] = self._drain_chunk()
+        else:
+            chunk = None
+            self._flush_chunk_into_buffer()
         self.learner, self.replay, self.key, self._pending, self._loss_sum = self._step(
             self.learner, self.replay, self.key, chunk, self._pending, self._loss_sum)
         self._updates += 1

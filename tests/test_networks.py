@@ -4,7 +4,7 @@ import pytest
 
 from helpers import SMALL_SPEC, numpy_dense_input, random_observations
 from jaxdqn.networks import (NetworkSpec, RowsObservation, board_rows, count_params, describe, make_network,
-                             rows_width)
+                             rows_width, stored_rows_width)
 
 
 def test_mlp_output_shape_and_param_count():
@@ -84,6 +84,9 @@ def test_board_rows_lists_occupied_cells_and_refuses_too_short_lists():
     with pytest.raises(ValueError, match="3 occupied cells"):
         board_rows(np.ones((1, 4, 5), np.uint8) * (np.arange(20).reshape(4, 5) < 3), SMALL_SPEC, 2)
     assert [rows_width(k) for k in (0, 16, 17, 100)] == [16, 16, 32, 128]
+    assert stored_rows_width(SMALL_SPEC, 17) == 32
+    assert stored_rows_width(SMALL_SPEC._replace(spatial=True), 17) == 0
+    assert stored_rows_width(SMALL_SPEC._replace(board_height=0), 17) == 0
 
 
 def test_conv3x3_gradient_matches_xla_convolution():
