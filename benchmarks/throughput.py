@@ -29,7 +29,7 @@ import core  # noqa: E402
 import encoding  # noqa: E402
 from common import median_ms, print_table, reference_python, run_reference, versions  # noqa: E402
 from jaxdqn.games.metadata import GameMetadata  # noqa: E402
-from jaxdqn.networks import Observation  # noqa: E402
+from jaxdqn.types import Observation  # noqa: E402
 from jaxdqn.replay import bytes_per_transition, make_prioritized_buffer  # noqa: E402
 from jaxdqn.trainer import DQNTrainer  # noqa: E402
 
@@ -54,7 +54,7 @@ def end_to_end(memory_capacity: int, timed_steps: int, num_envs: int = 1) -> dic
 
         def on_episode():
             steps = trainer.total_steps
-            if "t0" not in mark and trainer._buffer_items >= memory_capacity:
+            if "t0" not in mark and trainer.pipeline.buffer_items >= memory_capacity:
                 mark["t0"], mark["s0"] = time.perf_counter(), steps
             elif "t0" in mark and steps - mark["s0"] >= timed_steps:
                 mark["rate"] = (steps - mark["s0"]) / (time.perf_counter() - mark["t0"])
@@ -65,20 +65,17 @@ def end_to_end(memory_capacity: int, timed_steps: int, num_envs: int = 1) -> dic
         except _Measured:
             pass
         finally:
-            trainer.checkpoints.close()
+            trainer.close()
         return {"steps_per_s": mark["rate"], "epsilon": mark["epsilon"]}
 
 
 def action_selection_ms(repeats: int) -> float:
     """One greedy action for one snake observation, parameters ready (host -> device -> int)."""
-    with tempfile.TemporaryDirectory() as run_dir:
-        trainer = snake_trainer(run_dir)
+    with tempfile.TemporaryDirectory() as run_dir, snake_trainer(run_dir) as trainer:
         obs = trainer.env.reset()
-        trainer.epsilon = 0.0
-        batch = trainer._store(Observation(obs.board[None], obs.extras[None]))  # as replay stores it
-        ms = median_ms(lambda: trainer._select_actions(batch), repeats)
-        trainer.checkpoints.close()
-        return ms
+        trainer.schedules.epsilon = 0.0
+        batch = trainer.pipeline.store(Observation(obs.board[None], obs.extras[None]))  # as replay stores it
+        return median_ms(lambda: trainer.actors.select_actions(batch), repeats)
 
 
 def main(argv=None):

@@ -1,37 +1,69 @@
 """jaxdqn: deep Q-learning for retro-games terminal games, written in JAX.
 
-The pure core (import these into your own JAX code):
+The trainer, as in retro-gamer: ``from jaxdqn import DQNTrainer, GameMetadata``.
 
-- :mod:`jaxdqn.networks`  ``NetworkSpec``, ``Observation``, ``make_network``
+The pure core, for your own JAX code:
+
+- :mod:`jaxdqn.types`     ``Observation``, ``RowsObservation``, ``Transition``, ``NetworkSpec``
+- :mod:`jaxdqn.networks`  ``make_network``, ``describe``
 - :mod:`jaxdqn.losses`    ``td_loss``, ``q_learning_td``, ``double_q_learning_td``, ``huber``
 - :mod:`jaxdqn.learner`   ``make_optimizer``, ``init_learner``, ``make_update``, ``make_train_step``
-- :mod:`jaxdqn.replay`    ``make_uniform_buffer``, ``make_prioritized_buffer``, ``Transition``
-- :mod:`jaxdqn.acting`    ``epsilon_greedy``, ``make_actor``
-- :mod:`jaxdqn.device`    ``select_device``
+- :mod:`jaxdqn.replay`    ``make_uniform_buffer``, ``make_prioritized_buffer``
+- :mod:`jaxdqn.acting`    ``epsilon_greedy``, ``make_actor``, ``make_greedy``
+
+Names are imported on first use, so ``import jaxdqn`` (and the ``jaxdqn`` command's help)
+does not load JAX.
 """
-from jaxdqn.acting import epsilon_greedy, make_actor
-from jaxdqn.learner import (
-    LearnerState,
-    PendingPriorities,
-    flush,
-    UpdateMetrics,
-    get_learning_rate,
-    init_learner,
-    make_optimizer,
-    make_train_step,
-    make_update,
-    set_learning_rate,
-)
-from jaxdqn.losses import double_q_learning_td, huber, q_learning_td, td_loss
-from jaxdqn.networks import NetworkSpec, Observation, describe, make_network
-from jaxdqn.replay import Transition, make_prioritized_buffer, make_uniform_buffer
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "LearnerState", "NetworkSpec", "PendingPriorities", "flush", "Observation", "Transition", "UpdateMetrics",
-    "describe", "double_q_learning_td", "epsilon_greedy", "get_learning_rate", "huber",
-    "init_learner", "make_actor", "make_network", "make_optimizer", "make_prioritized_buffer",
-    "make_train_step", "make_uniform_buffer", "make_update", "q_learning_td", "set_learning_rate",
-    "td_loss",
-]
+_EXPORTS = {
+    "DQNTrainer": "jaxdqn.trainer",
+    "GameMetadata": "jaxdqn.games.metadata",
+    "TrainedPolicy": "jaxdqn.policy",
+    "PolicyInput": "jaxdqn.policy",
+    "Observation": "jaxdqn.types",
+    "RowsObservation": "jaxdqn.types",
+    "Transition": "jaxdqn.types",
+    "NetworkSpec": "jaxdqn.types",
+    "example_transition": "jaxdqn.types",
+    "make_network": "jaxdqn.networks",
+    "describe": "jaxdqn.networks",
+    "td_loss": "jaxdqn.losses",
+    "q_learning_td": "jaxdqn.losses",
+    "double_q_learning_td": "jaxdqn.losses",
+    "huber": "jaxdqn.losses",
+    "LearnerState": "jaxdqn.learner",
+    "PendingPriorities": "jaxdqn.learner",
+    "UpdateMetrics": "jaxdqn.learner",
+    "flush": "jaxdqn.learner",
+    "get_learning_rate": "jaxdqn.learner",
+    "set_learning_rate": "jaxdqn.learner",
+    "init_learner": "jaxdqn.learner",
+    "make_optimizer": "jaxdqn.learner",
+    "make_train_step": "jaxdqn.learner",
+    "make_update": "jaxdqn.learner",
+    "make_prioritized_buffer": "jaxdqn.replay",
+    "make_uniform_buffer": "jaxdqn.replay",
+    "epsilon_greedy": "jaxdqn.acting",
+    "make_actor": "jaxdqn.acting",
+    "make_greedy": "jaxdqn.acting",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jaxdqn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS])

@@ -26,3 +26,14 @@ def make_actor(apply_fn):
         return epsilon_greedy(key, apply_fn(params, obs), epsilon)
 
     return act
+
+
+def make_greedy(apply_fn):
+    """``greedy(params, obs) -> actions``, jitted: the highest-valued action for each observation
+    of a batch. The one greedy path, shared by training, play and evaluation."""
+
+    @jax.jit
+    def greedy(params, obs):
+        return jnp.argmax(apply_fn(params, obs), axis=-1).astype(jnp.int32)
+
+    return greedy

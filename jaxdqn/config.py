@@ -8,15 +8,11 @@ comments and key order; nothing the user wrote is ever changed.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import tomlkit
 
 from jaxdqn.device import CHOICES as DEVICE_CHOICES
 from jaxdqn.errors import ConfigError, JaxdqnError, Problem, closest, is_int, unknown_keys
@@ -59,29 +55,11 @@ TRAINING_DEFAULTS = {k: v for k, (v, _) in TRAINING_KEYS.items()}
 SECTIONS = ("game", "metadata", "preprocessing", "model", "training")
 GAME_KEYS = ("module", "path", "factory")
 
-# Fields whose change makes a checkpoint meaningless for the current config, and why.
-FINGERPRINT_FIELDS = {
-    "metadata.actions": "the actions are the network's outputs",
-    "metadata.reward": "Q-values learned for one reward mean nothing for another",
-    "metadata.character_set": "each character is an input channel",
-    "metadata.board_size": "the board size fixes the input layer",
-    "metadata.observation_function": "it defines what the network sees",
-    "preprocessing.spatial": "it switches between a CNN and an MLP",
-    "preprocessing.board": "it adds or removes the board from the input",
-    "preprocessing.observe_state": "each observed value is an input",
-    "preprocessing.observe_state_sizes": "they fix the number of extra inputs",
-    "preprocessing.egocentric": "it changes what each input cell means",
-    "preprocessing.egocentric_player": "the view is centred on a different agent",
-    "preprocessing.egocentric_radius": "the radius fixes the input size",
-    "model.hidden_sizes": "they are the network's layer sizes",
-}
-
-
 def _num(v) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _validate_training(training: dict) -> list[Problem]:
+def validate_training(training: dict) -> list[Problem]:
     problems: list[Problem] = []
 
     def bad(key, what, why, fix):
@@ -132,7 +110,7 @@ def _validate_training(training: dict) -> list[Problem]:
     return problems
 
 
-def _validate_model(model: dict) -> list[Problem]:
+def validate_model(model: dict) -> list[Problem]:
     problems = unknown_keys(model, MODEL_DEFAULTS, "model", "model setting")
     sizes = model.get("hidden_sizes", MODEL_DEFAULTS["hidden_sizes"])
     if not (isinstance(sizes, list) and sizes and all(is_int(s) and s > 0 for s in sizes)):
@@ -147,7 +125,7 @@ class RunConfig:
 
     path: Path
     game: dict
-    metadata: GameMetadata
+    metadata: GameMetadata | None  # None only when loaded without importing the game and without [metadata]
     preprocessing: dict
     model: dict
     training: dict  # every key, defaults filled in
@@ -177,8 +155,14 @@ def read_toml(path: Path) -> dict:
                                    'e.g. module = "retro.examples.snake")')], str(path)) from None
 
 
-def load_config(run_dir: str | Path) -> RunConfig:
-    """Read and validate ``RUN_DIR/config.toml``; raise ConfigError listing every problem."""
+def load_config(run_dir: str | Path, import_game: bool = True) -> RunConfig:
+    """Read and validate ``RUN_DIR/config.toml``; raise ConfigError listing every problem.
+
+    With ``import_game=False`` nothing of the game is imported or run (``info``, ``plot`` and
+    ``clean`` look at someone's run without executing its code): the module and function
+    names are checked for form only, and ``metadata`` is None when config.toml has no
+    ``[metadata]`` (it then comes from the game's pyproject.toml, which needs the import).
+    """
     path = Path(run_dir) / CONFIG_NAME
     if not Path(run_dir).is_dir():
         raise JaxdqnError(f"run directory {run_dir} does not exist. Create it with: jaxdqn create GAME {run_dir}")
@@ -205,7 +189,7 @@ def load_config(run_dir: str | Path) -> RunConfig:
         problems.append(Problem("game.module", "is missing" if module is None else f"{module!r} is not a module name",
                                 "the trainer imports the game from this module",
                                 'module = "retro.examples.snake"  (and path = "folder" if it is not installed)'))
-    else:
+    elif import_game:
         try:
             import_game_module(module, game_path)
             module_ok = True
@@ -221,71 +205,26 @@ def load_config(run_dir: str | Path) -> RunConfig:
             metadata, _ = load_pyproject_metadata(module, game_path)
         except ConfigError as exc:
             problems.extend(exc.problems)
-    else:
-        meta_problems = validate_metadata(meta_data, "metadata")
+    elif meta_data or import_game:
+        meta_problems = validate_metadata(meta_data, "metadata", import_modules=import_game)
         problems.extend(meta_problems)
         if not meta_problems:
-            metadata = GameMetadata.from_dict(meta_data)
+            metadata = GameMetadata.from_dict(meta_data, import_modules=import_game)
     pre = section["preprocessing"]
     if metadata is not None and "spatial" in pre and isinstance(pre["spatial"], bool):
         metadata.spatial = pre["spatial"]
     problems.extend(validate_preprocessing(pre, metadata))
-    problems.extend(_validate_model(section["model"]))
-    problems.extend(_validate_training(section["training"]))
+    problems.extend(validate_model(section["model"]))
+    problems.extend(validate_training(section["training"]))
     if problems:
         raise ConfigError(problems, str(path), footer=f"Fix these in {path} and run the same command again.")
+    spatial = metadata.spatial if metadata is not None else pre.get("spatial", False)
     return RunConfig(
         path=path,
-        game={"module": module, "path": game_path, "factory": game.get("factory") or metadata.factory},
+        game={"module": module, "path": game_path,
+              "factory": game.get("factory") or (metadata.factory if metadata is not None else None)},
         metadata=metadata,
-        preprocessing={**PREPROCESSING_DEFAULTS, "spatial": metadata.spatial, **pre},
+        preprocessing={**PREPROCESSING_DEFAULTS, "spatial": spatial, **pre},
         model={**MODEL_DEFAULTS, **section["model"]},
         training={**TRAINING_DEFAULTS, **section["training"]},
     )
-
-
-def record_discovered(path: Path, discovered: dict) -> list[str]:
-    """Add measured values to config.toml where the user gave none; keep everything else as written.
-
-    ``discovered`` maps "section.key" to a value. Returns the keys added. The file is
-    rewritten only when something is added, through a temporary file and a rename.
-    """
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-    added = []
-    for dotted, value in discovered.items():
-        section, key = dotted.split(".")
-        if section not in doc:
-            doc.add(section, tomlkit.table())
-        table = doc[section]
-        if key in table:
-            continue
-        table[key] = value
-        added.append(dotted)
-    if added:
-        tmp = path.with_suffix(".toml.tmp")
-        tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
-        tmp.replace(path)
-    return added
-
-
-def snapshot(metadata: GameMetadata, preprocessing: dict, model: dict) -> dict:
-    """The fields a checkpoint depends on, as "section.key" -> value (JSON-friendly)."""
-    meta = metadata.to_dict()
-    out = {}
-    for field in FINGERPRINT_FIELDS:
-        section, key = field.split(".")
-        source = {"metadata": meta, "preprocessing": preprocessing, "model": model}[section]
-        value = source.get(key)
-        if key == "spatial":
-            value = metadata.spatial
-        out[field] = list(value) if isinstance(value, tuple) else value
-    return out
-
-
-def fingerprint(snap: dict) -> str:
-    return hashlib.sha256(json.dumps(snap, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def snapshot_differences(old: dict, new: dict) -> list[tuple[str, Any, Any, str]]:
-    """(field, was, now, why) for each fingerprinted field that changed."""
-    return [(f, old.get(f), new.get(f), why) for f, why in FINGERPRINT_FIELDS.items() if old.get(f) != new.get(f)]

@@ -7,9 +7,9 @@ without editing its config).
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-import jax
+from jaxdqn.errors import JaxdqnError
 
 ENV_VAR = "JAXDQN_DEVICE"
 CHOICES = ("auto", "metal", "cuda", "cpu")
@@ -17,25 +17,27 @@ _BACKEND_NAMES = {"metal": "METAL", "cuda": "cuda", "cpu": "cpu"}
 AUTO_ORDER = ("metal", "cuda", "cpu")
 
 
-class DeviceUnavailable(RuntimeError):
+class DeviceUnavailable(JaxdqnError):
     """A backend was requested by name but JAX cannot use it on this machine."""
 
 
 class DeviceChoice(NamedTuple):
-    device: jax.Device
+    device: Any  # a jax.Device
     kind: str  # "metal", "cuda" or "cpu"
     description: str  # one line for training.log
     note: str | None = None  # why an automatic choice fell back, if it did
 
 
-def _devices(kind: str) -> list[jax.Device]:
+def _devices(kind: str) -> list:
+    import jax
     try:
         return jax.devices(_BACKEND_NAMES[kind])
     except RuntimeError:
         return []
 
 
-def _describe(kind: str, device: jax.Device) -> str:
+def _describe(kind: str, device) -> str:
+    import jax
     name = getattr(device, "device_kind", "") or str(device)
     return f"{kind} ({name}, jax {jax.__version__}, backend {device.platform})"
 
@@ -77,6 +79,7 @@ def select_device(requested: str | None = None) -> DeviceChoice:
         found = _devices(kind)
         if found:
             if kind == "cpu" and metal_plugin_installed():
+                import jax
                 note = ("jax-metal is installed but did not load with jax "
                         f"{jax.__version__} (it needs an old jax); falling back to CPU")
             return DeviceChoice(found[0], kind, _describe(kind, found[0]), note)

@@ -180,8 +180,8 @@ def flush(buffer, buffer_state, pending: PendingPriorities | None):
     return buffer.update(buffer_state, pending.indices, pending.abs_td)
 
 
-def make_train_step(network: Network, optimizer, buffer, *, batch_size: int, gamma: float,
-                    target_update_period: int | None, double_dqn: bool = False, jit: bool = True):
+def make_train_step(network: Network, optimizer, buffer, *, batch_size: int, gamma: float = 0.99,
+                    target_update_period: int | None = None, double_dqn: bool = False, jit: bool = True):
     """:func:`train_step` bound to a network, optimizer and buffer; jitted with learner and buffer
     states donated (updated in place), or plain with ``jit=False`` to compose into a larger jit."""
     update_fn = make_update(network, optimizer, gamma, target_update_period, double_dqn, jit=False)

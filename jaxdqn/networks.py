@@ -13,48 +13,10 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+
+from jaxdqn.types import NetworkSpec, Observation, RowsObservation
 
 Params = dict
-
-
-class Observation(NamedTuple):
-    """A (batch of) compact observation(s).
-
-    board: uint8 ``[..., H, W]``; 0 is empty or unknown, ``k`` is the k-th
-        board channel (a character of the character set, or off-board).
-    extras: float32 ``[..., E]``; observed game-state values.
-    """
-
-    board: jax.Array
-    extras: jax.Array
-
-
-class NetworkSpec(NamedTuple):
-    """Everything that fixes a network's shape. Hashable, so usable as a static arg."""
-
-    board_height: int
-    board_width: int
-    num_channels: int  # C: one-hot width per cell (characters, plus off-board when egocentric)
-    num_extras: int  # E: observed state values
-    hidden_sizes: tuple[int, ...]
-    num_actions: int  # the game's actions plus the no-op
-    spatial: bool = False
-
-    @property
-    def has_board(self) -> bool:
-        return self.board_height * self.board_width * self.num_channels > 0
-
-    @property
-    def flat_board_size(self) -> int:
-        return self.board_height * self.board_width * self.num_channels if self.has_board else 0
-
-    def empty_observation(self, batch_shape: tuple[int, ...] = ()) -> Observation:
-        """Zeros with this spec's observation shapes (useful for shapes and buffers)."""
-        return Observation(
-            board=jnp.zeros(batch_shape + (self.board_height, self.board_width), jnp.uint8),
-            extras=jnp.zeros(batch_shape + (self.num_extras,), jnp.float32),
-        )
 
 
 class Network(NamedTuple):
@@ -68,57 +30,6 @@ class Network(NamedTuple):
 def one_hot_board(board: jax.Array, num_channels: int, dtype=jnp.float32) -> jax.Array:
     """``uint8 [..., H, W]`` cells to a float ``[..., H, W, C]`` one-hot; cell 0 maps to all zeros."""
     return jax.nn.one_hot(board.astype(jnp.int32) - 1, num_channels, dtype=dtype)
-
-
-class RowsObservation(NamedTuple):
-    """A (batch of) observation(s) whose board is the list of its one-hot input's nonzero rows.
-
-    rows: int16 (int32 for boards over 32k inputs) ``[..., K]``: ``cell * C + code - 1`` for
-        each occupied cell, then padding ``H * W * C`` (no row, contributes nothing). Any
-        ``K`` at least the number of occupied cells holds a board exactly.
-    extras: float32 ``[..., E]``.
-
-    The first layer then costs a gather of K rows per observation instead of a product with
-    a mostly-zero one-hot vector, and replay stores 2K bytes per observation instead of H*W.
-    The lists are built on the host (:func:`board_rows`), where it is cheap; building them
-    in the graph costs more than it saves on CPUs.
-    """
-
-    rows: jax.Array
-    extras: jax.Array
-
-
-MIN_ROWS_WIDTH = 16
-
-
-def rows_width(occupied: int) -> int:
-    """A list length (a power of two, at least 16) that holds ``occupied`` cells."""
-    return max(MIN_ROWS_WIDTH, 1 << max(0, occupied - 1).bit_length())
-
-
-def stored_rows_width(spec: NetworkSpec, occupied: int) -> int:
-    """The row-list width observations are stored in for ``spec``: :func:`rows_width` for an MLP
-    over a board, 0 (keep the board) for a CNN or a network without a board."""
-    return rows_width(occupied) if spec.has_board and not spec.spatial else 0
-
-
-def rows_dtype(spec: NetworkSpec):
-    return np.int16 if spec.flat_board_size < 2**15 else np.int32
-
-
-def board_rows(board: np.ndarray, spec: NetworkSpec, width: int) -> np.ndarray:
-    """Host-side: ``uint8 [N, H, W]`` boards to ``[N, width]`` row lists (see :class:`RowsObservation`).
-
-    Raises ``ValueError`` when a board has more than ``width`` occupied cells.
-    """
-    cells = board.reshape(board.shape[0], -1)
-    rows = np.full((board.shape[0], width), spec.flat_board_size, rows_dtype(spec))
-    for i, board_cells in enumerate(cells):
-        cell = np.flatnonzero(board_cells)
-        if cell.size > width:
-            raise ValueError(f"a board has {cell.size} occupied cells, more than the row list's {width}")
-        rows[i, :cell.size] = cell * spec.num_channels + board_cells[cell] - 1
-    return rows
 
 
 @jax.custom_vjp

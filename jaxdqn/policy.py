@@ -6,24 +6,26 @@
     game.play(input_source=PolicyInput(ai, game))
 
 Loading needs no GPU and nothing beyond jaxdqn's own dependencies; arrays are restored into
-templates built on the CPU, and nothing in the checkpoint is executed.
+templates built on the CPU, nothing in the checkpoint is executed, and the run directory is
+only read (a trainer may be writing it at the same time).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
+import numpy as np
 from blessed.keyboard import Keystroke
 from retro.input import InputSource
 
 from jaxdqn import learner
-from jaxdqn.checkpoints import Checkpoints, checkpoint_name
-from jaxdqn.config import load_config, snapshot, snapshot_differences
+from jaxdqn.acting import make_greedy
+from jaxdqn.assembly import assemble_config
+from jaxdqn.config import CONFIG_NAME, load_config
 from jaxdqn.errors import JaxdqnError
-from jaxdqn.games.metadata import game_factory
-from jaxdqn.games.preprocessing import build_encoder
-from jaxdqn.networks import NetworkSpec, Observation, make_network
+from jaxdqn.fingerprint import check_compatible
+from jaxdqn.run.checkpoints import Checkpoints, checkpoint_name
+from jaxdqn.types import Observation
 
 
 class TrainedPolicy:
@@ -31,56 +33,41 @@ class TrainedPolicy:
 
     def __init__(self, run_dir: str | Path, checkpoint: str | None = None):
         self.run_dir = Path(run_dir)
-        config = load_config(self.run_dir)
-        self.config = config
-        self.metadata = config.metadata
+        self.config = load_config(self.run_dir)
         checkpoints = Checkpoints(self.run_dir / "checkpoints")
-        try:
-            self.episode = checkpoints.resolve(checkpoint)  # a missing checkpoint is the first thing to report
-            self._load(config, checkpoints)
-        finally:
-            checkpoints.close()
+        self.episode = checkpoints.resolve(checkpoint)  # a missing checkpoint is the first thing to report
         self.checkpoint = checkpoint_name(self.episode)
-
-    def _load(self, config, checkpoints: Checkpoints) -> None:
-        self.factory = game_factory(config.game["module"], config.game.get("factory"), config.game.get("path"))
-        self.encoder, discovered = build_encoder(
-            self.factory, config.metadata, dict(config.preprocessing),
-            exploration_turns=config.training["exploration_turns"],
-            unknown_character_strategy=config.training["unknown_character_strategy"])
-        if "character_set" in discovered:
-            raise JaxdqnError(f"{self.run_dir / 'config.toml'} has no character_set; it is recorded when training "
+        parts = assemble_config(self.config)
+        if "character_set" in parts.game.discovered:
+            raise JaxdqnError(f"{self.run_dir / CONFIG_NAME} has no character_set; it is recorded when training "
                               f"starts. Train first: jaxdqn train {self.run_dir}")
-        pre = dict(config.preprocessing)
-        pre["observe_state_sizes"] = self.encoder.observe_state_sizes
-        board_h, board_w = self.encoder.board_shape
-        self.spec = NetworkSpec(board_h, board_w, self.encoder.num_channels, self.encoder.num_extras,
-                                tuple(config.model["hidden_sizes"]), self.metadata.num_actions,
-                                bool(pre["spatial"]))
+        self.parts = parts
+        self.metadata = parts.metadata
+        self.factory = parts.game.factory
+        self.encoder = parts.game.encoder
+        self.spec = parts.spec
         meta = checkpoints.read_meta(self.episode)
-        changes = snapshot_differences(meta.get("config", {}),
-                                       snapshot(self.metadata, pre, {"hidden_sizes": config.model["hidden_sizes"]}))
-        if changes:
-            fields = ", ".join(f for f, *_ in changes)
-            raise JaxdqnError(f"{checkpoint_name(self.episode)} was trained with a different {fields}; "
-                              "undo the change in config.toml or train again.")
-        network = make_network(self.spec)
+        check_compatible(meta.get("config", {}), parts.snapshot(), self.checkpoint, self.run_dir, doing="load")
+        network = parts.network()
         with jax.default_device(jax.devices("cpu")[0]):
-            opt = learner.make_optimizer(config.training["learning_rate"])
-            template = {"learner": learner.init_learner(jax.random.PRNGKey(0), network, opt),
+            template = {"learner": learner.init_learner(jax.random.PRNGKey(0), network, parts.optimizer()),
                         "key": jax.random.PRNGKey(0)}
             state, self.meta, _ = checkpoints.restore(self.episode, template)
         self.params = state["learner"].params
-        apply = network.apply
-        self._q = jax.jit(lambda params, board, extras: apply(params, Observation(board[None], extras[None]))[0])
+        self._greedy = make_greedy(network.apply)
+        self._apply = jax.jit(network.apply)
 
-    def q_values(self, game) -> jax.Array:
+    def env(self):
+        """A fresh game wrapper for this policy's game (the one eval and play step)."""
+        return self.parts.game.env()
+
+    def q_values(self, game) -> np.ndarray:
         obs = self.encoder.encode(game)
-        return self._q(self.params, obs.board, obs.extras)
+        return np.asarray(self._apply(self.params, _batch_of_one(obs)))[0]
 
     def greedy(self, obs: Observation) -> int:
         """The greedy action index for an already encoded observation."""
-        return int(jnp.argmax(self._q(self.params, obs.board, obs.extras)))
+        return int(self._greedy(self.params, _batch_of_one(obs))[0])
 
     def action_index(self, game) -> int:
         return self.greedy(self.encoder.encode(game))
@@ -88,6 +75,10 @@ class TrainedPolicy:
     def get_action(self, game) -> str | None:
         """The key to press in ``game``'s current state, or None for the no-op."""
         return self.metadata.action_key(self.action_index(game))
+
+
+def _batch_of_one(obs: Observation) -> Observation:
+    return Observation(obs.board[None], obs.extras[None])
 
 
 def keystroke(key: str) -> Keystroke:

@@ -18,17 +18,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxdqn import sum_tree
-from jaxdqn.networks import Observation
+from jaxdqn.types import Transition, example_transition  # noqa: F401 - re-exported
 
 PRIORITY_EPSILON = 1e-6
-
-
-class Transition(NamedTuple):
-    obs: Observation
-    action: jax.Array  # int32
-    reward: jax.Array  # float32
-    next_obs: Observation
-    done: jax.Array  # bool
 
 
 class RingState(NamedTuple):
@@ -49,11 +41,6 @@ class ReplayBuffer(NamedTuple):
     sample: Callable
     update: Callable
     capacity: int
-
-
-def example_transition(obs: Observation) -> Transition:
-    """A single transition with ``obs``'s shapes, to size a buffer."""
-    return Transition(obs, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32), obs, jnp.zeros((), jnp.bool_))
 
 
 def ring_init(example: Transition, capacity: int) -> RingState:
@@ -134,8 +121,18 @@ def make_prioritized_buffer(capacity: int, alpha: float = 0.6, beta: float = 0.4
     return ReplayBuffer(init, add, sample, update, capacity)
 
 
+def ring_of(state) -> RingState:
+    """The ring of stored transitions inside either buffer's state."""
+    return state.ring if isinstance(state, PrioritizedState) else state
+
+
+def with_ring(state, ring: RingState):
+    """``state`` with its ring replaced (for either buffer)."""
+    return state._replace(ring=ring) if isinstance(state, PrioritizedState) else ring
+
+
 def bytes_per_transition(state) -> float:
     """Device bytes the buffer holds per stored slot (data plus any trees)."""
-    ring = state.ring if isinstance(state, PrioritizedState) else state
+    ring = ring_of(state)
     capacity = jax.tree.leaves(ring.data)[0].shape[0]
     return sum(x.nbytes for x in jax.tree.leaves(state)) / capacity

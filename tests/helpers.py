@@ -2,8 +2,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdqn.networks import NetworkSpec, Observation
-from jaxdqn.replay import Transition
+from jaxdqn.types import NetworkSpec, Observation, Transition
 
 SMALL_SPEC = NetworkSpec(board_height=4, board_width=5, num_channels=3, num_extras=2,
                          hidden_sizes=(16, 8), num_actions=3)

@@ -62,3 +62,17 @@ def run_cli(*args, timeout=300, module="jaxdqn.train"):
 def popen_cli(*args, module="jaxdqn.train"):
     return subprocess.Popen([sys.executable, "-m", module, *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env(), stdin=subprocess.DEVNULL)
+
+
+def tiny_env(**pre):
+    """A GameEnv for tinygame with ``pre`` as [preprocessing], and the values it measured."""
+    import random
+
+    from jaxdqn.games.env import GameEnv
+    from jaxdqn.games.metadata import game_factory, load_pyproject_metadata
+    from jaxdqn.games.preprocessing import build_encoder
+
+    meta, _ = load_pyproject_metadata("tinygame", str(TINYGAME))
+    factory = game_factory("tinygame", meta.factory, str(TINYGAME))
+    encoder, discovered = build_encoder(factory, meta, pre, exploration_turns=50, rng=random.Random(0))
+    return GameEnv(factory, meta.actions, meta.reward, encoder), discovered

@@ -1,7 +1,7 @@
 import pytest
 
 from runs import TINY_CONFIG, make_run, run_cli
-from jaxdqn.config import load_config, record_discovered
+from jaxdqn.config import load_config
 from jaxdqn.train import main
 
 
@@ -95,19 +95,22 @@ def test_missing_run_dir_and_missing_config(tmp_path, capsys):
     assert "config.toml does not exist" in capsys.readouterr().err
 
 
-def test_record_discovered_keeps_comments_and_order(tmp_path):
-    run = make_run(tmp_path)
-    path = run / "config.toml"
-    added = record_discovered(path, {"metadata.character_set": ["A", "B"], "metadata.reward": "other"})
-    assert added == ["metadata.character_set"]  # a value the user wrote is never replaced
-    text = path.read_text()
-    assert 'reward = "points"' in text and "# a tiny run for the tests" in text
-    assert text.index("[game]") < text.index("[metadata]") < text.index("[training]")
-    assert record_discovered(path, {"metadata.character_set": ["Z"]}) == []
-    assert 'character_set = ["A", "B"]' in path.read_text()
-
-
 def test_shipped_snake_config_is_valid():
     from pathlib import Path
     config = load_config(Path(__file__).resolve().parents[1] / "runs" / "snake")
     assert config.metadata.reward == "reward" and config.training["seed"] is not None
+
+
+def test_loading_without_importing_the_game_runs_none_of_its_code(tmp_path):
+    game = tmp_path / "noisy_game.py"
+    game.write_text("import pathlib\npathlib.Path(__file__).with_suffix('.imported').touch()\n"
+                    "def create_game():\n    pass\n")
+    text = TINY_CONFIG.replace('module = "tinygame"', 'module = "noisy_game"').replace(
+        'factory = "tinygame:build"', 'factory = "noisy_game:create_game"')
+    text = text.replace(f'path = "', f'path = "{tmp_path.as_posix()}"\n# was: path = "', 1)
+    run = make_run(tmp_path, text)
+    config = load_config(run, import_game=False)
+    assert config.game["module"] == "noisy_game" and config.metadata.reward == "points"
+    assert not game.with_suffix(".imported").exists()
+    load_config(run)  # the default imports the game to check it
+    assert game.with_suffix(".imported").exists()

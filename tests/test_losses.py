@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from jaxdqn.losses import double_q_learning_td, huber, q_learning_td, td_loss
-from jaxdqn.networks import Observation
-from jaxdqn.replay import Transition
+from jaxdqn.types import Observation, Transition
 
 
 def test_huber_matches_definition():

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from helpers import SMALL_SPEC, numpy_dense_input, random_observations
-from jaxdqn.networks import (NetworkSpec, RowsObservation, board_rows, count_params, describe, make_network,
-                             rows_width, stored_rows_width)
+from jaxdqn.networks import count_params, describe, make_network
+from jaxdqn.rows import board_rows
+from jaxdqn.types import NetworkSpec, RowsObservation
 
 
 def test_mlp_output_shape_and_param_count():
@@ -71,22 +72,6 @@ def test_row_lists_give_the_same_q_values_and_gradients_as_boards(density, width
     np.testing.assert_allclose(jax.jit(net.apply)(params, rows), jax.jit(net.apply)(params, obs), atol=1e-5)
     grad = lambda o: jax.grad(lambda p: net.apply(p, o).sum())(params)["mlp"][0]["w_board"]
     np.testing.assert_allclose(grad(rows), grad(obs), atol=1e-5)
-
-
-def test_board_rows_lists_occupied_cells_and_refuses_too_short_lists():
-    board = np.zeros((2, 4, 5), np.uint8)
-    board[0, 0, 1], board[0, 3, 4], board[1, 2, 0] = 2, 3, 1
-    rows = board_rows(board, SMALL_SPEC, 16)
-    pad = SMALL_SPEC.flat_board_size
-    assert rows.dtype == np.int16 and rows.shape == (2, 16)
-    assert rows[0].tolist() == [1 * 3 + 1, 19 * 3 + 2] + [pad] * 14
-    assert rows[1].tolist() == [10 * 3 + 0] + [pad] * 15
-    with pytest.raises(ValueError, match="3 occupied cells"):
-        board_rows(np.ones((1, 4, 5), np.uint8) * (np.arange(20).reshape(4, 5) < 3), SMALL_SPEC, 2)
-    assert [rows_width(k) for k in (0, 16, 17, 100)] == [16, 16, 32, 128]
-    assert stored_rows_width(SMALL_SPEC, 17) == 32
-    assert stored_rows_width(SMALL_SPEC._replace(spatial=True), 17) == 0
-    assert stored_rows_width(SMALL_SPEC._replace(board_height=0), 17) == 0
 
 
 def test_conv3x3_gradient_matches_xla_convolution():

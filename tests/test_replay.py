@@ -143,6 +143,6 @@ def test_stored_bytes_per_transition_is_twentieth_of_reference():
     state = buffer.init(example_transition(snake.empty_observation()))
     assert bytes_per_transition(state) <= reference_bytes / 20
     # as the trainer stores an MLP's boards: lists of 16 occupied rows
-    from jaxdqn.networks import RowsObservation
+    from jaxdqn.types import RowsObservation
     rows = RowsObservation(jnp.zeros((16,), jnp.int16), jnp.zeros((2,), jnp.float32))
     assert bytes_per_transition(buffer.init(example_transition(rows))) <= reference_bytes / 200

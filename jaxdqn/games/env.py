@@ -1,13 +1,14 @@
 """The game wrapper: fresh games from a factory, one key press per step, reward = change of a state value."""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
 
 from jaxdqn.errors import JaxdqnError
 from jaxdqn.games.encoding import ObservationEncoder, start_game
-from jaxdqn.networks import Observation
+from jaxdqn.types import Observation
 
 
 class GameEnv:
@@ -47,7 +48,19 @@ class GameEnv:
             raise JaxdqnError(
                 f"reward = {self.reward_key!r}, but the game's state has no such key; it has {sorted(state)}. "
                 "Set reward in [metadata] (or [tool.retro-gamer]) to the state value the agent should increase.")
-        return float(state[self.reward_key])
+        value = state[self.reward_key]
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise JaxdqnError(f"the game's reward value state[{self.reward_key!r}] is {value!r}, which is not a "
+                              "number. The reward is the change of a number each turn: fix the game so it keeps "
+                              "a number there.") from None
+        if not math.isfinite(number):
+            raise JaxdqnError(
+                f"the game's reward value state[{self.reward_key!r}] became {value!r} on turn "
+                f"{self.game.turn_number}: the game produced it, not the training. Fix the game so the value stays "
+                "a finite number (check divisions and overflowing sums).")
+        return number
 
 
 def stack(observations: list[Observation]) -> Observation:

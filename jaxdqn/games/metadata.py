@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from jaxdqn.errors import ConfigError, JaxdqnError, Problem, raise_if, unknown_keys
+from jaxdqn.errors import ConfigError, JaxdqnError, Problem, closest, raise_if, unknown_keys
+from jaxdqn.games.known import known_game
 
 KNOWN_KEYS = ("actions", "reward", "character_set", "spatial", "board_size", "factory", "observation_function")
-EXAMPLE_SECTION = '[tool.retro-gamer]\nactions = ["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"]\nreward = "score"'
+EXAMPLE_SECTION = ('[tool.retro-gamer]\nactions = ["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"]   # keys the agent may press\n'
+                   'reward = "score"   # the game-state key whose change is the reward')
 
 
 @dataclass
@@ -52,9 +54,10 @@ class GameMetadata:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = "[metadata]", field_prefix: str = "metadata") -> GameMetadata:
+    def from_dict(cls, data: dict, source: str = "[metadata]", field_prefix: str = "metadata",
+                  import_modules: bool = True) -> GameMetadata:
         """Validate ``data`` (every problem reported at once) and build the metadata."""
-        raise_if(validate_metadata(data, field_prefix), source)
+        raise_if(validate_metadata(data, field_prefix, import_modules), source)
         return cls(
             actions=list(data["actions"]),
             reward=data["reward"],
@@ -71,14 +74,18 @@ def _is_str_list(value) -> bool:
     return isinstance(value, list) and all(isinstance(x, str) for x in value)
 
 
-def _check_reference(value, key: str, prefix: str, problems: list[Problem], what_it_names: str) -> None:
-    """A "module:attr" string must have that shape, import, and name an existing attribute."""
+def _check_reference(value, key: str, prefix: str, problems: list[Problem], what_it_names: str,
+                     import_modules: bool = True) -> None:
+    """A "module:attr" string must have that shape, import, and name an existing attribute (the last
+    two only with ``import_modules``)."""
     f = f"{prefix}.{key}"
     example = f'{key} = "my_game:{"create_game" if key == "factory" else "observe"}"'
     if not isinstance(value, str) or value.count(":") != 1 or not all(value.split(":")):
         problems.append(Problem(f, f"{value!r} is not of the form \"module:attr\"",
                                 f"it names {what_it_names}, found by importing the module and reading the attribute",
                                 example))
+        return
+    if not import_modules:
         return
     module_name, attr = value.split(":")
     try:
@@ -95,8 +102,9 @@ def _check_reference(value, key: str, prefix: str, problems: list[Problem], what
                                 f"define {attr}() in {module_name}, or point {key} at an existing function"))
 
 
-def validate_metadata(data: dict, prefix: str = "metadata") -> list[Problem]:
-    """Every problem in a metadata table, each with what, why and an example fix."""
+def validate_metadata(data: dict, prefix: str = "metadata", import_modules: bool = True) -> list[Problem]:
+    """Every problem in a metadata table, each with what, why and an example fix (modules named by
+    ``factory`` and ``observation_function`` are imported to check them only with ``import_modules``)."""
     problems: list[Problem] = []
     if not isinstance(data, dict):
         return [Problem(prefix, f"expected a table, got {type(data).__name__}",
@@ -152,10 +160,11 @@ def validate_metadata(data: dict, prefix: str = "metadata") -> list[Problem]:
         problems.append(Problem(f"{prefix}.board_size", f"{size!r} is not [width, height] of positive integers",
                                 "it fixes the network's input size", "board_size = [32, 16] (or remove it to measure)"))
     if data.get("factory") is not None:
-        _check_reference(data["factory"], "factory", prefix, problems, "the function that builds a new game")
+        _check_reference(data["factory"], "factory", prefix, problems, "the function that builds a new game",
+                         import_modules)
     if data.get("observation_function") is not None:
         _check_reference(data["observation_function"], "observation_function", prefix, problems,
-                         "a function f(game) -> array that replaces the built-in observation")
+                         "a function f(game) -> array that replaces the built-in observation", import_modules)
     return problems
 
 
@@ -167,8 +176,34 @@ def import_game_module(module_name: str, path: str | None = None):
             sys.path.insert(0, folder)
     try:
         return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        guess = _closest_module(module_name) if exc.name and module_name.startswith(exc.name) else None
+        hint = f"; did you mean {guess!r}?" if guess else ""
+        raise JaxdqnError(f"cannot import game module {module_name!r}: {exc}{hint}") from exc
     except Exception as exc:  # noqa: BLE001 - any import failure is the user's module, explain it
         raise JaxdqnError(f"cannot import game module {module_name!r}: {exc}") from exc
+
+
+def _closest_module(module_name: str) -> str | None:
+    """The importable module name closest to a misspelt one (same package, nearest spelling)."""
+    import pkgutil
+
+    parts = module_name.split(".")
+    for depth in range(len(parts) - 1, -1, -1):
+        parent = ".".join(parts[:depth])
+        try:
+            search = importlib.import_module(parent).__path__ if parent else None
+        except (ImportError, AttributeError):
+            continue
+        names = {m.name for m in pkgutil.iter_modules(search)}
+        for folder in search or sys.path:  # namespace packages (folders without __init__.py) too
+            try:
+                names.update(d.name for d in Path(folder or ".").iterdir() if d.is_dir() and d.name.isidentifier())
+            except OSError:
+                continue
+        guess = closest(parts[depth], sorted(names))
+        return ".".join([*parts[:depth], guess, *parts[depth + 1:]]) if guess else None
+    return None
 
 
 def resolve(reference: str) -> Callable:
@@ -192,14 +227,23 @@ def find_pyproject(module_name: str, path: str | None = None) -> Path | None:
     return None
 
 
-def load_pyproject_metadata(module_name: str, path: str | None = None) -> tuple[GameMetadata, Path]:
-    """Metadata from the game's ``[tool.retro-gamer]`` table, and the file it came from."""
+def load_pyproject_metadata(module_name: str, path: str | None = None) -> tuple[GameMetadata, str]:
+    """Metadata from the game's ``[tool.retro-gamer]`` table, and where it came from.
+
+    An example game that ships without one (``retro.examples.snake``) gets jaxdqn's built-in
+    metadata for it (:mod:`jaxdqn.games.known`).
+    """
     pyproject = find_pyproject(module_name, path)
     if pyproject is None:
+        known = known_game(module_name)
+        if known is not None:
+            return (GameMetadata.from_dict(known["metadata"], source="jaxdqn.games.known"),
+                    f"jaxdqn's built-in metadata for {module_name}")
         raise ConfigError([Problem(
-            "pyproject.toml", f"no pyproject.toml found above the module {module_name!r}",
-            "the game's actions and reward are declared in its [tool.retro-gamer] table",
-            f"create pyproject.toml next to the game with:\n{EXAMPLE_SECTION}")], f"game {module_name!r}")
+            "pyproject.toml", f"no pyproject.toml with a [tool.retro-gamer] table found above the module {module_name!r}",
+            "the game's actions and reward are declared in that table (or in [metadata] of a run's config.toml)",
+            f"add [metadata] to the run's config.toml (copy runs/snake/config.toml and edit it), or create "
+            f"pyproject.toml next to the game with:\n{EXAMPLE_SECTION}")], f"game {module_name!r}")
     try:
         with open(pyproject, "rb") as f:
             data = tomllib.load(f)
@@ -212,7 +256,8 @@ def load_pyproject_metadata(module_name: str, path: str | None = None) -> tuple[
         raise ConfigError([Problem("tool.retro-gamer", "the table is missing",
                                    "it declares the actions the agent may press and the reward it learns from",
                                    f"add to {pyproject}:\n{EXAMPLE_SECTION}")], str(pyproject))
-    return GameMetadata.from_dict(section, source=str(pyproject), field_prefix="tool.retro-gamer"), pyproject
+    metadata = GameMetadata.from_dict(section, source=str(pyproject), field_prefix="tool.retro-gamer")
+    return metadata, str(pyproject)
 
 
 def game_factory(module_name: str, factory: str | None = None, path: str | None = None) -> Callable:

@@ -8,23 +8,22 @@ import numpy as np
 import pytest
 
 from runs import TINY_CONFIG, make_run, popen_cli, run_cli
-from jaxdqn.checkpoints import Checkpoints
 from jaxdqn.config import load_config
-from jaxdqn.trainer import IncompatibleCheckpoint, TrainingDiverged, trainer_from_config
-from jaxdqn.training_log import CHECKPOINT_LINE, parse_log
+from jaxdqn.fingerprint import IncompatibleCheckpoint
+from jaxdqn.run.checkpoints import Checkpoints
+from jaxdqn.run.log import CHECKPOINT_LINE, parse_log
+from jaxdqn.trainer import TrainingDiverged, trainer_from_config
 
 LINE = re.compile(r"^\[ep_\d{4}\] ep=\d{4}-\d{4} avg_reward=[+-]\d+\.\d avg_steps=\d+ epsilon=\d\.\d{3} "
                   r"avg_loss=\d+\.\d time=\d+m\d\ds total=\d+m\d\ds$")
 
 
-def trained(run_dir, episodes_seen=None):
-    trainer = trainer_from_config(load_config(run_dir))
-    latest = trainer.checkpoints.latest()
-    if latest is not None:
-        trainer.load_checkpoint(f"ep_{latest:04d}")
-    rewards = []
-    trainer.train(on_episode=lambda: rewards.append(trainer.last_episode.reward))
-    trainer.checkpoints.close()
+def trained(run_dir):
+    """Train (resuming) the run in ``run_dir`` as the command line does; the trainer and its rewards."""
+    with trainer_from_config(load_config(run_dir)) as trainer:
+        trainer.resume()
+        rewards = []
+        trainer.train(on_episode=lambda: rewards.append(trainer.last_episode.reward))
     return trainer, rewards
 
 
@@ -49,7 +48,7 @@ def test_end_to_end_log_checkpoints_and_compile_count(tmp_path):
     assert len(meta["fingerprint"]) == 16 and meta["config"]["metadata.actions"] == ["KEY_LEFT", "KEY_RIGHT"]
     assert not ckpts.has_replay(30)
     # shapes never change inside training: a bounded number of compiled variants
-    assert trainer._step._cache_size() <= 2 and trainer._add._cache_size() <= 2
+    assert trainer.pipeline.step_fn._cache_size() <= 2 and trainer.pipeline.add_fn._cache_size() <= 2
     # discovered values were recorded, the user's comments kept
     text = (run / "config.toml").read_text()
     assert text.startswith(TINY_CONFIG.splitlines()[0]) and "# a tuple set after the game is created" in text
@@ -86,33 +85,34 @@ def test_replay_buffer_checkpoint_makes_resume_exact(tmp_path):
     trainer, second = trained(split)
     assert Checkpoints(split / "checkpoints").has_replay(20)
     assert first + second == rewards_whole
-    w = Checkpoints(whole / "checkpoints").restore(20, {"learner": trainer.learner, "key": trainer.key})[0]
-    np.testing.assert_allclose(jax.tree.leaves(w["learner"].params)[0], jax.tree.leaves(trainer.learner.params)[0],
-                               rtol=1e-5)
+    w = Checkpoints(whole / "checkpoints").restore(20, trainer.pipeline.state())[0]
+    np.testing.assert_allclose(jax.tree.leaves(w["learner"].params)[0],
+                               jax.tree.leaves(trainer.pipeline.learner.params)[0], rtol=1e-5)
 
 
 def test_row_lists_widen_when_a_board_outgrows_them_and_resume_keeps_the_width(tmp_path):
-    from jaxdqn.networks import Observation
+    from jaxdqn.types import Observation
     run = make_run(tmp_path, save_replay_buffer="true", training_episodes=10, checkpoint_every=5)
     trainer, _ = trained(run)
-    assert trainer._rows_width == 16
-    before = np.asarray(trainer.replay.ring.data.obs.rows)
+    pipeline = trainer.pipeline
+    assert pipeline.rows_width == 16
+    before = np.asarray(pipeline.replay.ring.data.obs.rows)
     crowded = np.zeros((1, 4, 6), np.uint8)
     crowded.reshape(-1)[:20] = 1  # 20 occupied cells: more than the lists hold
-    stored = trainer._store(Observation(crowded, np.zeros((1, 2), np.float32)))
-    assert trainer._rows_width == 32 and stored.rows.shape == (1, 32)
-    after = np.asarray(trainer.replay.ring.data.obs.rows)
+    stored = pipeline.store(Observation(crowded, np.zeros((1, 2), np.float32)))
+    assert pipeline.rows_width == 32 and stored.rows.shape == (1, 32)
+    after = np.asarray(pipeline.replay.ring.data.obs.rows)
     np.testing.assert_array_equal(after[:, :16], before)
     assert np.all(after[:, 16:] == trainer.spec.flat_board_size)
-    assert trainer._chunk.data.next_obs.rows.shape == (trainer.hp["train_every"], 32)
+    assert pipeline.chunk.data.next_obs.rows.shape == (trainer.hp["train_every"], 32)
     trainer.hp["training_episodes"] = 15
-    trainer.train(on_episode=lambda: None)  # trains on with the wider lists
-    trainer.checkpoints.close()
+    with trainer.run.lock:
+        trainer.train(on_episode=lambda: None)  # trains on with the wider lists
     assert Checkpoints(run / "checkpoints").read_meta(15)["rows_width"] == 32
     resumed, rewards = trained(make_run(tmp_path, save_replay_buffer="true", training_episodes=20,
                                         checkpoint_every=5))
-    assert resumed._rows_width == 32 and len(rewards) == 5
-    assert resumed.replay.ring.data.next_obs.rows.shape[1] == 32
+    assert resumed.pipeline.rows_width == 32 and len(rewards) == 5
+    assert resumed.pipeline.replay.ring.data.next_obs.rows.shape[1] == 32
 
 
 def test_replay_saved_in_an_older_layout_is_skipped_with_a_note(tmp_path):
@@ -125,7 +125,7 @@ def test_replay_saved_in_an_older_layout_is_skipped_with_a_note(tmp_path):
     meta_file.write_text(json.dumps(meta))
     trainer, rewards = trained(make_run(tmp_path, save_replay_buffer="true", training_episodes=12,
                                         checkpoint_every=10))
-    assert len(rewards) == 2 and trainer._buffer_items == 2 * 12  # a fresh buffer, then trained on
+    assert len(rewards) == 2 and trainer.pipeline.buffer_items == 2 * 12  # a fresh buffer, then trained on
     assert "holds its replay buffer in an older layout; starting with an empty one" in (run / "training.log").read_text()
 
 
@@ -142,8 +142,7 @@ def test_incompatible_change_lists_each_field(tmp_path):
     trained(run)
     cfg = (run / "config.toml").read_text().replace("hidden_sizes = [16]", "hidden_sizes = [32]")
     (run / "config.toml").write_text(cfg.replace("training_episodes = 10", "training_episodes = 20"))
-    trainer = trainer_from_config(load_config(run))
-    with pytest.raises(IncompatibleCheckpoint) as err:
+    with trainer_from_config(load_config(run)) as trainer, pytest.raises(IncompatibleCheckpoint) as err:
         trainer.load_checkpoint("ep_0010")
     text = str(err.value)
     assert "model.hidden_sizes" in text and "was: [16]" in text and "now: [32]" in text
@@ -172,57 +171,6 @@ def test_nan_loss_stops_with_advice_and_keeps_last_checkpoint(tmp_path):
     assert Checkpoints(run / "checkpoints").latest() == 20 and before == after
 
 
-def test_sigint_saves_exact_state_and_exits_zero(tmp_path):
-    run = make_run(tmp_path, training_episodes=100000, checkpoint_every=5)
-    proc = popen_cli(run)
-    log = run / "training.log"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (log.exists() and "[ep_0005]" in log.read_text()):
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
-    assert "Stopped after episode" in out
-    ckpts = Checkpoints(run / "checkpoints")
-    episode = ckpts.latest()
-    assert episode and episode > 5
-    meta = ckpts.read_meta(episode)
-    lines = parse_log(run / "training.log")
-    assert lines[-1].episode == episode and lines[-1].first_episode == 5 * ((episode - 1) // 5) + 1
-    assert meta["total_steps"] >= (episode - 1) * 12
-
-
-def test_kill_9_at_random_moments_always_resumes(tmp_path):
-    run = make_run(tmp_path, training_episodes=100000, checkpoint_every=5, save_replay_buffer="true")
-    rng = random.Random(0)
-    last_episode = 0
-    log = run / "training.log"
-    for attempt in range(5):
-        lines_before = len(parse_log(log))
-        proc = popen_cli(run)
-        deadline = time.time() + 120
-        while time.time() < deadline and len(parse_log(log)) <= lines_before:
-            time.sleep(0.05)  # wait until this process has saved something, then kill at a random moment
-        time.sleep(rng.random() * 1.5)
-        proc.kill()
-        proc.wait()
-        ckpts = Checkpoints(run / "checkpoints")
-        latest = ckpts.latest()
-        if latest is None:
-            continue
-        assert latest >= last_episode, "the episode counter went backwards"
-        meta = ckpts.read_meta(latest)  # complete: its metadata and arrays read back
-        assert meta["episode"] == latest
-        last_episode = latest
-    assert last_episode > 0
-    cfg = (run / "config.toml").read_text().replace("training_episodes = 100000", f"training_episodes = {last_episode + 5}")
-    (run / "config.toml").write_text(cfg)
-    result = run_cli(run)
-    assert result.returncode == 0, result.stderr
-    assert f"Resuming from ep_{last_episode:04d}" in result.stdout
-    assert Checkpoints(run / "checkpoints").latest() == last_episode + 5
-
-
 def test_parallel_actors_count_finished_episodes(tmp_path):
     run = make_run(tmp_path, num_envs=3)
     trainer, rewards = trained(run)
@@ -230,6 +178,6 @@ def test_parallel_actors_count_finished_episodes(tmp_path):
     assert trainer.total_steps == 30 * 12  # three games of 12 turns finish together, ten times
     assert trainer.epsilon == pytest.approx(0.95 ** 30)
     assert [s.episode for s in parse_log(run / "training.log")] == [10, 20, 30]
-    assert trainer._greedy._cache_size() == 1  # one batched shape for all three games
+    assert trainer.pipeline.greedy_fn._cache_size() == 1  # one batched shape for all three games
     _, again = trained(make_run(tmp_path, name="again", num_envs=3))
     assert again == rewards

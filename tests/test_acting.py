@@ -1,10 +1,8 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from jaxdqn.acting import epsilon_greedy
-from jaxdqn.device import DeviceUnavailable, select_device
 
 
 def test_epsilon_zero_is_greedy_and_one_is_uniform():
@@ -36,23 +34,13 @@ def test_make_actor_batches_and_explores():
     assert set(np.unique(explored)) == set(range(SMALL_SPEC.num_actions))
 
 
-def test_select_device_cpu_and_auto(monkeypatch):
-    monkeypatch.delenv("JAXDQN_DEVICE", raising=False)
-    choice = select_device("cpu")
-    assert choice.kind == "cpu" and "cpu" in choice.description
-    assert select_device("auto").device in jax.devices()
-
-
-def test_unavailable_or_unknown_device_is_explained(monkeypatch):
-    monkeypatch.delenv("JAXDQN_DEVICE", raising=False)
-    if not jax.devices()[0].platform == "cpu":
-        pytest.skip("needs a CPU-only machine")
-    with pytest.raises(DeviceUnavailable, match="cuda.*pip install"):
-        select_device("cuda")
-    with pytest.raises(DeviceUnavailable, match="not a known device"):
-        select_device("tpu9")
-
-
-def test_environment_variable_overrides_config(monkeypatch):
-    monkeypatch.setenv("JAXDQN_DEVICE", "cpu")
-    assert select_device("cuda").kind == "cpu"
+def test_make_greedy_is_the_argmax_of_the_q_values():
+    from helpers import SMALL_SPEC, random_observations
+    from jaxdqn.acting import make_greedy
+    from jaxdqn.networks import make_network
+    net = make_network(SMALL_SPEC)
+    params = net.init(jax.random.PRNGKey(0))
+    obs = random_observations(np.random.default_rng(3), SMALL_SPEC, 7)
+    actions = make_greedy(net.apply)(params, obs)
+    assert actions.dtype == jnp.int32
+    np.testing.assert_array_equal(actions, np.argmax(np.asarray(net.apply(params, obs)), -1))

@@ -6,6 +6,7 @@ A checkpoint line looks like::
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,18 +57,46 @@ class IntervalStats:
 
 
 class TrainingLog:
+    """Appends to ``RUN_DIR/training.log`` (the process holding the run's lock is its only writer)."""
+
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / LOG_NAME
 
-    def start(self, header_lines: list[str]) -> None:
-        """Write the header (architecture, device, seed) only when the log is new."""
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            self.write(*header_lines)
+    @property
+    def is_new(self) -> bool:
+        return not self.path.exists() or self.path.stat().st_size == 0
 
     def write(self, *lines: str) -> None:
         with open(self.path, "a", encoding="utf-8") as f:
             for line in lines:
                 f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def checkpoint_episodes(self) -> set[int]:
+        """Episodes that have a checkpoint line."""
+        return {s.episode for s in parse_log(self.path)}
+
+    def drop_after(self, episode: int) -> list[int]:
+        """Remove checkpoint lines of episodes after ``episode``; returns their episodes.
+
+        Used on resume: those intervals belong to a checkpoint that no longer exists (or
+        that training was deliberately taken back from), so the log must not claim them.
+        """
+        if not self.path.exists():
+            return []
+        kept, dropped = [], []
+        for line in self.path.read_text(encoding="utf-8").splitlines(keepends=True):
+            m = CHECKPOINT_LINE.match(line)
+            if m and int(m["episode"]) > episode:
+                dropped.append(int(m["episode"]))
+            else:
+                kept.append(line)
+        if dropped:
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text("".join(kept), encoding="utf-8")
+            os.replace(tmp, self.path)
+        return dropped
 
     def marker(self, resumed_from: str | None) -> None:
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")

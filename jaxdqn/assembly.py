@@ -1,0 +1,119 @@
+"""From a run's settings to the parts a command needs: the one path shared by train, play, eval and create.
+
+``build_game`` turns a game factory, its metadata and ``[preprocessing]`` into the host-side
+game (encoder and environments), measuring what the settings leave out (character set,
+board size, observed value sizes). ``assemble`` adds the network, optimizer and replay
+buffer that the hyperparameters describe. Every command goes through these two functions,
+so a network is always built from the same settings in the same way.
+"""
+from __future__ import annotations
+
+import dataclasses
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+from jaxdqn.config import MODEL_DEFAULTS, TRAINING_DEFAULTS, RunConfig
+from jaxdqn.fingerprint import snapshot
+from jaxdqn.games.encoding import ObservationEncoder
+from jaxdqn.games.env import GameEnv
+from jaxdqn.games.metadata import GameMetadata, game_factory
+from jaxdqn.games.preprocessing import DEFAULTS as PREPROCESSING_DEFAULTS
+from jaxdqn.games.preprocessing import build_encoder
+from jaxdqn.types import NetworkSpec
+
+
+@dataclass
+class GameParts:
+    """A retro game ready to be played by an agent: what it is, and how it is observed."""
+
+    factory: Callable
+    metadata: GameMetadata  # measured character set and board size filled in
+    preprocessing: dict  # every key, measured observe_state sizes filled in
+    encoder: ObservationEncoder
+    discovered: dict  # values that had to be measured: "character_set", "board_size", "observe_state_sizes"
+
+    def env(self) -> GameEnv:
+        return GameEnv(self.factory, self.metadata.actions, self.metadata.reward, self.encoder)
+
+    def config_updates(self) -> dict:
+        """The measured values as config.toml "section.key" entries."""
+        updates = {f"metadata.{k}": v for k, v in self.discovered.items() if k in ("character_set", "board_size")}
+        if "observe_state_sizes" in self.discovered:
+            updates["preprocessing.observe_state_sizes"] = self.discovered["observe_state_sizes"]
+        return updates
+
+
+def build_game(factory: Callable, metadata: GameMetadata, preprocessing: dict | None = None, *,
+               exploration_turns: int = TRAINING_DEFAULTS["exploration_turns"],
+               unknown_character_strategy: str = TRAINING_DEFAULTS["unknown_character_strategy"],
+               rng: random.Random | None = None) -> GameParts:
+    """The encoder for ``preprocessing``, with whatever it needs measured from the game first."""
+    pre = {**PREPROCESSING_DEFAULTS, "spatial": metadata.spatial, **(preprocessing or {})}
+    metadata = dataclasses.replace(metadata, spatial=pre["spatial"])
+    encoder, discovered = build_encoder(factory, metadata, pre, exploration_turns=exploration_turns,
+                                        unknown_character_strategy=unknown_character_strategy, rng=rng)
+    if "character_set" in discovered:
+        metadata.character_set = list(discovered["character_set"])
+    if "board_size" in discovered:
+        metadata.board_size = tuple(discovered["board_size"])
+    if "observe_state_sizes" in discovered:
+        pre["observe_state_sizes"] = dict(discovered["observe_state_sizes"])
+    return GameParts(factory, metadata, pre, encoder, discovered)
+
+
+def network_spec(encoder: ObservationEncoder, hidden_sizes, num_actions: int, spatial: bool) -> NetworkSpec:
+    """The built-in network's shapes for what ``encoder`` produces."""
+    board_h, board_w = encoder.board_shape
+    return NetworkSpec(board_h, board_w, encoder.num_channels, encoder.num_extras, tuple(hidden_sizes),
+                       num_actions, bool(spatial))
+
+
+@dataclass
+class RunParts:
+    """Everything a run is built from: the game, the hyperparameters, the network's shape and the network."""
+
+    game: GameParts
+    hp: dict  # every [model] and [training] key, defaults filled in
+    spec: NetworkSpec
+
+    @property
+    def metadata(self) -> GameMetadata:
+        return self.game.metadata
+
+    def network(self):
+        from jaxdqn.networks import make_network
+        return make_network(self.spec)
+
+    def optimizer(self):
+        from jaxdqn.learner import make_optimizer
+        return make_optimizer(self.hp["learning_rate"])
+
+    def buffer(self):
+        from jaxdqn.replay import make_prioritized_buffer, make_uniform_buffer
+        capacity = self.hp["memory_capacity"]
+        return make_prioritized_buffer(capacity) if self.hp["prioritize_experiences"] else make_uniform_buffer(capacity)
+
+    def snapshot(self) -> dict:
+        """The settings a checkpoint of this run depends on (see :mod:`jaxdqn.fingerprint`)."""
+        return snapshot(self.metadata, self.game.preprocessing, {"hidden_sizes": list(self.hp["hidden_sizes"])})
+
+
+def assemble(factory: Callable, metadata: GameMetadata, preprocessing: dict | None, hyperparams: dict, *,
+             rng: random.Random | None = None) -> RunParts:
+    """The parts of a run from a game factory, its metadata, ``[preprocessing]`` and hyperparameters."""
+    hp = {**MODEL_DEFAULTS, **TRAINING_DEFAULTS, **hyperparams}
+    game = build_game(factory, metadata, preprocessing, exploration_turns=hp["exploration_turns"],
+                      unknown_character_strategy=hp["unknown_character_strategy"], rng=rng)
+    spec = network_spec(game.encoder, hp["hidden_sizes"], game.metadata.num_actions, game.preprocessing["spatial"])
+    return RunParts(game, hp, spec)
+
+
+def config_factory(config: RunConfig) -> Callable:
+    """The game factory a validated config names (this imports the game's module)."""
+    return game_factory(config.game["module"], config.game.get("factory"), config.game.get("path"))
+
+
+def assemble_config(config: RunConfig, *, rng: random.Random | None = None) -> RunParts:
+    """:func:`assemble` for a validated config.toml."""
+    return assemble(config_factory(config), config.metadata, dict(config.preprocessing), config.hyperparams, rng=rng)

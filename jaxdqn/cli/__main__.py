@@ -1,0 +1,5 @@
+import sys
+
+from jaxdqn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,105 @@
+"""``jaxdqn eval RUN_DIR``: greedy play over many episodes, with statistics kept in the run directory."""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+from jaxdqn.cli import RUN_DIR_HELP, RUNS_GAME_CODE
+from jaxdqn.errors import JaxdqnError
+
+EVALUATIONS_NAME = "evaluations.jsonl"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("eval", help="greedy evaluation over several episodes",
+                       description="Play K episodes with the greedy policy (no exploration) and report mean, std, "
+                                   "min and max of the episode reward and length. Each evaluation is also added "
+                                   f"to RUN_DIR/{EVALUATIONS_NAME}, which jaxdqn plot shows. " + RUNS_GAME_CODE)
+    p.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
+    p.add_argument("--episodes", "-k", type=int, default=20, metavar="K", help="episodes to play [20]")
+    p.add_argument("--checkpoint", metavar="NAME", help="e.g. ep_0100 (default: the newest)")
+    p.add_argument("--seed", type=int, default=None, metavar="N",
+                   help="seed the game's random numbers for a repeatable result [not seeded]")
+    p.add_argument("--max-turns", type=int, default=None, metavar="N",
+                   help="cut episodes off here [max_turns_per_episode]")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts, with every episode's result")
+    p.set_defaults(func=run)
+
+
+def summary(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "std": statistics.pstdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values)}
+
+
+def evaluate(run_dir, episodes: int, checkpoint: str | None = None, seed: int | None = None,
+             max_turns: int | None = None) -> dict:
+    """Greedy play (no exploration) for ``episodes`` episodes: per-episode results and their statistics."""
+    import random
+
+    from jaxdqn.episodes import run_episode
+    from jaxdqn.policy import TrainedPolicy
+
+    if episodes <= 0:
+        raise JaxdqnError(f"--episodes {episodes}: give a positive number of episodes")
+    policy = TrainedPolicy(run_dir, checkpoint)
+    if seed is not None:
+        random.seed(seed)
+    env = policy.env()
+    limit = max_turns or policy.config.training["max_turns_per_episode"]
+    outcomes = [run_episode(env, policy.greedy, limit) for _ in range(episodes)]
+    rewards = [o.reward for o in outcomes]
+    finals = [o.final_value for o in outcomes]
+    result = {"run_dir": str(run_dir), "checkpoint": policy.checkpoint, "episode": policy.episode,
+              "episodes": episodes, "seed": seed, "reward_key": policy.metadata.reward,
+              "episode_reward": summary(rewards), "episode_length": summary([o.turns for o in outcomes]),
+              "per_episode": [{"reward": o.reward, "length": o.turns, "game_over": o.game_over,
+                               **({} if o.final_value == o.reward else {"final_reward_value": o.final_value})}
+                              for o in outcomes]}
+    if finals != rewards:  # the reward value did not start at zero: its final value says something more
+        result["final_reward_value"] = summary(finals)
+    return result
+
+
+def record(run_dir: Path, result: dict) -> Path | None:
+    """Add the evaluation's summary to RUN_DIR/evaluations.jsonl (None when the directory is read-only)."""
+    path = Path(run_dir) / EVALUATIONS_NAME
+    if not os.access(run_dir, os.W_OK):
+        return None
+    entry = {k: v for k, v in result.items() if k not in ("per_episode", "run_dir")}
+    entry["time"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
+    return path
+
+
+def read_evaluations(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / EVALUATIONS_NAME
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def run(args) -> int:
+    result = evaluate(args.run_dir, args.episodes, args.checkpoint, args.seed, args.max_turns)
+    record(Path(args.run_dir), result)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    seeded = f", seed {args.seed}" if args.seed is not None else ""
+    print(f"{result['checkpoint']}: {args.episodes} greedy episodes{seeded}")
+    rows = [("episode reward", "episode_reward"), ("episode length", "episode_length")]
+    if "final_reward_value" in result:
+        rows.insert(1, (f"final {result['reward_key']}", "final_reward_value"))
+    for label, key in rows:
+        s = result[key]
+        print(f"  {label:<19} mean {s['mean']:9.2f}  std {s['std']:8.2f}  min {s['min']:9.2f}  max {s['max']:9.2f}")
+    return 0

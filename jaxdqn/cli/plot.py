@@ -1,0 +1,94 @@
+"""``jaxdqn plot RUN_DIR``: reward, length, loss and epsilon over training, as an image file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from jaxdqn.cli import READS_FILES_ONLY, RUN_DIR_HELP
+from jaxdqn.errors import JaxdqnError
+
+PLOT_NAMES = ("training.png", "training.svg", "training.pdf")  # what plot writes in RUN_DIR by default
+SMOOTHING = 100  # episodes in the per-episode reward's moving average
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("plot", help="plot reward, steps, loss and epsilon from training.log",
+                       description="Write a figure of training: each checkpoint interval's averages drawn across "
+                                   "the episodes it covers, the per-episode reward (a moving average, from "
+                                   "metrics.csv), and greedy evaluations from jaxdqn eval. Needs no display. "
+                                   + READS_FILES_ONLY)
+    p.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
+    p.add_argument("-o", "--output", metavar="FILE", help="file to write; .png, .svg or .pdf [RUN_DIR/training.png]")
+    p.set_defaults(func=run)
+
+
+def interval_curve(stats, field: str) -> tuple[list[float], list[float]]:
+    """Each logged interval's average as a flat segment across the episodes it covers, so an interval
+    cut short (a Ctrl+C after 2 episodes) is drawn 2 episodes wide instead of as a full-weight point."""
+    xs, ys = [], []
+    for s in stats:
+        xs += [s.first_episode - 0.5, s.episode + 0.5]
+        ys += [getattr(s, field)] * 2
+    return xs, ys
+
+
+def moving_average(values: list[float], window: int) -> list[float]:
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def plot_run(run_dir: Path, output: Path) -> Path:
+    from jaxdqn.cli.evaluate import read_evaluations
+    from jaxdqn.run.log import LOG_NAME, parse_log
+    from jaxdqn.run.metrics import METRICS_NAME, read_metrics
+
+    log = run_dir / LOG_NAME
+    if not log.exists():
+        raise JaxdqnError(f"{log} does not exist; train first: jaxdqn train {run_dir}")
+    stats = parse_log(log)
+    if not stats:
+        raise JaxdqnError(f"{log} has no checkpoint lines yet; plots need at least one finished interval.")
+    if output.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise JaxdqnError(f"cannot write {output}: use a .png, .svg or .pdf file name")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    panels = (("reward", "avg_reward"), ("episode length (steps)", "avg_steps"), ("loss", "avg_loss"),
+              ("epsilon", "epsilon"))
+    for ax, (title, field) in zip(axes.flat, panels):
+        ax.plot(*interval_curve(stats, field), color="tab:blue", label="interval average")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    rows = read_metrics(run_dir / METRICS_NAME)
+    if rows:
+        episodes = [int(r["episode"]) for r in rows]
+        rewards = [float(r["reward"]) for r in rows]
+        axes[0, 0].plot(episodes, moving_average(rewards, SMOOTHING), color="tab:orange", alpha=0.8,
+                        label=f"per episode, mean of {SMOOTHING}")
+    evaluations = read_evaluations(run_dir)
+    if evaluations:
+        axes[0, 0].errorbar([e["episode"] for e in evaluations], [e["episode_reward"]["mean"] for e in evaluations],
+                            yerr=[e["episode_reward"]["std"] for e in evaluations], fmt="o", color="tab:green",
+                            capsize=3, label="greedy evaluation (mean, std)")
+    axes[0, 0].legend(fontsize="small")
+    for ax in axes[1]:
+        ax.set_xlabel("episode")
+    fig.suptitle(f"{run_dir.name}: {stats[-1].episode} episodes, {stats[-1].total_seconds / 60:.1f} min of training")
+    fig.tight_layout()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(output)
+    plt.close(fig)
+    return output
+
+
+def run(args) -> int:
+    run_dir = Path(args.run_dir)
+    output = Path(args.output) if args.output else run_dir / PLOT_NAMES[0]
+    print(f"Wrote {plot_run(run_dir, output)}")
+    return 0

@@ -1,0 +1,79 @@
+"""``jaxdqn train RUN_DIR`` (also ``python -m jaxdqn.train RUN_DIR``): train, resuming where the run left off."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from jaxdqn.cli import RUN_DIR_HELP, RUNS_GAME_CODE
+
+DESCRIPTION = ("Train a DQN agent on the game described by RUN_DIR/config.toml, resuming from the newest checkpoint "
+               "that restores. Ctrl+C (or SIGTERM) ends the episode, saves a checkpoint and stops; a second "
+               "Ctrl+C quits at once. " + RUNS_GAME_CODE)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help=RUN_DIR_HELP)
+    parser.add_argument("--checkpoint", metavar="NAME",
+                        help="resume from this checkpoint (e.g. ep_0100) instead of the newest; newer ones are "
+                             "kept under another name, not overwritten")
+    parser.add_argument("--episodes", type=int, metavar="N",
+                        help="train until N episodes (sets training_episodes in config.toml)")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train, resuming from the newest checkpoint", description=DESCRIPTION)
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _describe_saved(run_dir: Path):
+    def describe() -> str:
+        from jaxdqn.run.checkpoints import Checkpoints, checkpoint_name
+        latest = Checkpoints(run_dir / "checkpoints").latest()
+        if latest is None:
+            return "Nothing is saved yet; the next run starts from the beginning."
+        return f"The run continues from {checkpoint_name(latest)} next time."
+    return describe
+
+
+def run(args) -> int:
+    from jaxdqn.run.stop import StopRequests
+
+    run_dir = Path(args.run_dir)
+    with StopRequests(_describe_saved(run_dir)) as stop:  # from the start: a Ctrl+C during start-up is not lost
+        return _train(args, run_dir, stop)
+
+
+def _train(args, run_dir: Path, stop) -> int:
+    from jaxdqn.config import CONFIG_NAME, load_config
+    from jaxdqn.errors import JaxdqnError
+    from jaxdqn.trainer import trainer_from_config
+
+    config = load_config(run_dir)
+    if args.episodes is not None:
+        if args.episodes <= 0:
+            raise JaxdqnError(f"--episodes {args.episodes}: give a positive number of episodes")
+        _set_episodes(run_dir / CONFIG_NAME, args.episodes)
+        config = load_config(run_dir)
+    with trainer_from_config(config) as trainer:
+        resumed = trainer.resume(args.checkpoint)
+        if resumed:
+            print(f"Resuming from {resumed}")
+        if stop.requested:
+            print("Stopped before training started; nothing new was trained.")
+            return 0
+        already_done = trainer.start_episode > trainer.hp["training_episodes"]
+        trainer.train(stop=stop)
+        if not already_done and trainer.start_episode > trainer.hp["training_episodes"]:
+            print(f"Done. Checkpoints are in {trainer.checkpoints.directory}")
+    return 0
+
+
+def _set_episodes(path: Path, episodes: int) -> None:
+    from jaxdqn.config_file import set_value
+    from jaxdqn.run.lock import RunLock
+
+    with RunLock(path.parent).acquire():  # the config is the run's: only its writer changes it
+        previous = set_value(path, "training.training_episodes", episodes)
+    if previous != episodes:
+        print(f"training_episodes: {previous} -> {episodes} (written to {path})", file=sys.stderr)

@@ -1,0 +1,112 @@
+"""How much memory a run will need, estimated before anything large is allocated.
+
+A config that cannot fit (a huge replay buffer, huge hidden layers, a huge egocentric view)
+is refused up front with the numbers and the settings that drive them, instead of failing
+minutes later inside XLA's allocator.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from jaxdqn.errors import JaxdqnError
+from jaxdqn.run.checkpoints import format_bytes
+
+FLOAT_BYTES = 4
+# Learner state: parameters, target parameters, two Adam moments; plus gradients and
+# the update's temporaries, about two more copies.
+PARAM_COPIES = 6
+CONV_CHANNELS = (32, 64)  # the built-in CNN's, for its activations
+
+
+class NotEnoughMemory(JaxdqnError):
+    pass
+
+
+@dataclass
+class MemoryEstimate:
+    network: int  # bytes of learner state and update temporaries
+    replay: int  # bytes of the replay buffer
+    activations: int  # bytes of one update's activations
+    num_params: int
+    bytes_per_transition: float
+
+    @property
+    def total(self) -> int:
+        return self.network + self.replay + self.activations
+
+
+def estimate(params: int, spec, hp: dict, stored_obs_bytes: int) -> MemoryEstimate:
+    """Bytes a run needs on its device, from the network's parameter count and shape and what
+    replay stores per observation."""
+    per_transition = 2 * stored_obs_bytes + 4 + 4 + 1
+    if hp["prioritize_experiences"]:
+        per_transition += 2 * FLOAT_BYTES * 16 / 15  # sum and max trees, 16-way
+    batch = hp["batch_size"]
+    width = max([spec.flat_board_size + spec.num_extras, *spec.hidden_sizes])
+    activations = 3 * 2 * batch * width * FLOAT_BYTES  # online and target nets, forward and backward
+    if spec.spatial:
+        cells = spec.board_height * spec.board_width
+        activations += 3 * 2 * batch * cells * (spec.num_channels + sum(CONV_CHANNELS)) * FLOAT_BYTES
+    return MemoryEstimate(PARAM_COPIES * FLOAT_BYTES * params, int(hp["memory_capacity"] * per_transition),
+                          activations, params, per_transition)
+
+
+def available_bytes(device) -> int | None:
+    """Memory free for this run on ``device``: the accelerator's limit, or the host's available memory."""
+    if getattr(device, "platform", "cpu") != "cpu":
+        try:
+            stats = device.memory_stats() or {}
+            limit = stats.get("bytes_limit")
+            if limit:
+                return int(limit) - int(stats.get("bytes_in_use", 0))
+        except Exception:  # noqa: BLE001 - a backend without memory statistics: no check
+            return None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return None
+
+
+def check_fits(params: int, spec, hp: dict, stored_obs_bytes: int, device) -> MemoryEstimate:
+    """Raise :class:`NotEnoughMemory` when the run cannot fit on ``device``; else the estimate."""
+    est = estimate(params, spec, hp, stored_obs_bytes)
+    board_cells = spec.board_height * spec.board_width
+    available = available_bytes(device)
+    if available is None or est.total <= 0.9 * available:
+        return est
+    where = "the GPU" if getattr(device, "platform", "cpu") != "cpu" else "this machine"
+    lines = [f"this run needs about {format_bytes(est.total)} of memory, and {where} has about "
+             f"{format_bytes(available)} available:",
+             f"  network: {est.num_params:,} parameters -> {format_bytes(est.network)} with the target network, "
+             f"Adam's moments and gradients (model.hidden_sizes = {list(spec.hidden_sizes)}, input of "
+             f"{spec.flat_board_size + spec.num_extras:,} values from {board_cells:,} board cells)",
+             f"  replay:  training.memory_capacity = {hp['memory_capacity']:,} x "
+             f"{format_bytes(est.bytes_per_transition)} per transition -> {format_bytes(est.replay)}",
+             f"  one update's activations (training.batch_size = {hp['batch_size']}): "
+             f"{format_bytes(est.activations)}",
+             "Make the largest of these smaller: memory_capacity, hidden_sizes, or the board the network sees "
+             "(egocentric_radius, or a smaller board), then run the same command again."]
+    raise NotEnoughMemory("\n".join(lines))
+
+
+def observation_bytes(example) -> int:
+    """Bytes of one stored observation (any pytree of arrays)."""
+    import numpy as np
+    return sum(int(math.prod(np.shape(x))) * np.asarray(x).dtype.itemsize for x in _leaves(example))
+
+
+def _leaves(tree):
+    if isinstance(tree, tuple | list):
+        for item in tree:
+            yield from _leaves(item)
+    else:
+        yield tree

@@ -1,0 +1,317 @@
+"""Checkpoints: ``RUN_DIR/checkpoints/ep_0100/{state,replay,meta}``, written with Orbax.
+
+What a reader sees is always true: a directory named ``ep_NNNN`` is complete, and there are
+never more than ``keep`` of them. A save first writes ``.pending-ep_NNNN`` (Orbax writes a
+temporary directory and renames it when every array is on disk), then the caller writes the
+checkpoint's line in training.log, then the oldest checkpoint is renamed out of the way,
+and only then is the new one renamed into place. Old checkpoints are renamed before they
+are deleted, so an interrupted deletion never leaves a half-removed ``ep_NNNN``. The one
+process holding the run's lock finishes or discards interrupted saves when it starts
+(:meth:`Checkpoints.recover`); readers never change the directory.
+
+Arrays are restored into templates built on the local device, so a checkpoint written on a
+GPU loads on a CPU-only machine. Metadata is JSON; nothing in a checkpoint is executed or
+unpickled. A checkpoint that cannot be read raises :class:`DamagedCheckpoint` naming it.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+from pathlib import Path
+
+from jaxdqn.errors import JaxdqnError
+
+PREFIX = "ep"
+NAME = re.compile(r"^(?:ep_?)?(\d+)$")
+DIR_NAME = re.compile(r"^ep_(\d+)$")
+PENDING = ".pending-"
+DELETING = ".deleting-"
+ORBAX_TMP = ".orbax-checkpoint-tmp"
+
+
+def checkpoint_name(episode: int) -> str:
+    return f"{PREFIX}_{episode:04d}"
+
+
+class DamagedCheckpoint(JaxdqnError):
+    """A checkpoint whose files cannot be read back."""
+
+    def __init__(self, name: str, reason: str):
+        self.name, self.reason = name, reason
+        super().__init__(f"checkpoint {name} is damaged and cannot be restored ({reason})")
+
+
+class DiskFull(JaxdqnError):
+    pass
+
+
+class CheckpointWriteError(JaxdqnError):
+    pass
+
+
+def short_reason(exc: BaseException) -> str:
+    """One line on why reading or writing failed, without a third-party traceback."""
+    text = " ".join(str(exc).split())
+    if len(text) > 160:
+        text = text[:157] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        if "No space left on device" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def directory_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def _drop_empty(tree):
+    """Orbax refuses zero-size arrays (a run without extras has ``[N, 0]`` leaves); they carry no data."""
+    import jax
+    return jax.tree.map(lambda x: None if x.size == 0 else x, tree)
+
+
+def _abstract(template):
+    import jax
+    import orbax.checkpoint as ocp
+    return jax.tree.map(ocp.utils.to_shape_dtype_struct, _drop_empty(template))
+
+
+def _refill_empty(restored, template):
+    import jax
+    import jax.numpy as jnp
+    return jax.tree.map(lambda t, r: jnp.zeros(t.shape, t.dtype) if r is None else r, template, restored,
+                        is_leaf=lambda x: x is None)
+
+
+class Checkpoints:
+    """The checkpoints of one run. Listing and reading never modify anything; ``save``, ``recover``
+    and ``set_aside`` are for the process holding the run's lock."""
+
+    def __init__(self, directory: str | Path, keep: int = 5):
+        self.directory = Path(directory).resolve()
+        self.keep = keep
+        self._checkpointer = None
+
+    @property
+    def _orbax(self):
+        if self._checkpointer is None:
+            import orbax.checkpoint as ocp
+            self._checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+        return self._checkpointer
+
+    # ------------------------------------------------------------------ listing
+    def steps(self) -> list[int]:
+        if not self.directory.is_dir():
+            return []
+        found = []
+        for entry in self.directory.iterdir():
+            m = DIR_NAME.match(entry.name)
+            if m and entry.is_dir():
+                found.append(int(m.group(1)))
+        return sorted(found)
+
+    def latest(self) -> int | None:
+        steps = self.steps()
+        return steps[-1] if steps else None
+
+    def names(self) -> list[str]:
+        return [checkpoint_name(s) for s in self.steps()]
+
+    def path(self, episode: int) -> Path:
+        return self.directory / checkpoint_name(episode)
+
+    def resolve(self, name: str | None) -> int:
+        """The episode of a checkpoint named like ``ep_0100`` (or ``100``); the latest when None."""
+        steps = self.steps()
+        if not steps:
+            raise JaxdqnError(f"no checkpoints in {self.directory}. Train first: jaxdqn train {self.directory.parent}")
+        if name is None:
+            return steps[-1]
+        m = NAME.match(Path(str(name).strip()).name)
+        if not m or int(m.group(1)) not in steps:
+            raise JaxdqnError(f"no checkpoint named {name!r} in {self.directory}; available: {', '.join(self.names())}")
+        return int(m.group(1))
+
+    def has_replay(self, episode: int) -> bool:
+        return (self.path(episode) / "replay").is_dir()
+
+    # ------------------------------------------------------------------ reading
+    def _read(self, episode: int, items: dict) -> dict:
+        import orbax.checkpoint as ocp
+        name, path = checkpoint_name(episode), self.path(episode)
+        if not path.is_dir():
+            raise DamagedCheckpoint(name, "its directory is gone")
+        missing = [item for item in items if not (path / item).is_dir()]
+        if missing:
+            raise DamagedCheckpoint(name, f"its {', '.join(missing)} part is missing")
+        try:
+            return self._orbax.restore(path, args=ocp.args.Composite(**items))
+        except Exception as exc:  # noqa: BLE001 - any failure to read is damage; say which checkpoint
+            raise DamagedCheckpoint(name, short_reason(exc)) from exc
+
+    def read_meta(self, episode: int) -> dict:
+        import orbax.checkpoint as ocp
+        meta = self._read(episode, {"meta": ocp.args.JsonRestore()})["meta"]
+        if not isinstance(meta, dict) or "episode" not in meta:
+            raise DamagedCheckpoint(checkpoint_name(episode), "its metadata is not jaxdqn's")
+        return meta
+
+    def restore(self, episode: int, state_template, replay_template=None):
+        """``(state, meta, replay)``; replay is None unless a template is given and it was saved."""
+        import orbax.checkpoint as ocp
+        items = {"state": ocp.args.StandardRestore(_abstract(state_template)), "meta": ocp.args.JsonRestore()}
+        if replay_template is not None and self.has_replay(episode):
+            items["replay"] = ocp.args.StandardRestore(_abstract(replay_template))
+        out = self._read(episode, items)
+        try:
+            state = _refill_empty(out["state"], state_template)
+            replay = _refill_empty(out["replay"], replay_template) if "replay" in items else None
+        except Exception as exc:  # noqa: BLE001 - arrays of the wrong structure are damage too
+            raise DamagedCheckpoint(checkpoint_name(episode), short_reason(exc)) from exc
+        return state, out["meta"], replay
+
+    def verify(self, episode: int) -> str | None:
+        """None when every part of the checkpoint reads back, else why not (reads all its arrays)."""
+        import orbax.checkpoint as ocp
+        items = {"meta": ocp.args.JsonRestore(), "state": ocp.args.StandardRestore()}
+        if self.has_replay(episode):
+            items["replay"] = ocp.args.StandardRestore()
+        try:
+            self._read(episode, items)
+            self.read_meta(episode)
+        except DamagedCheckpoint as exc:
+            return exc.reason
+        return None
+
+    # ------------------------------------------------------------------ writing (lock holder only)
+    def save(self, episode: int, state, meta: dict, replay=None, before_commit=None) -> Path:
+        """Write checkpoint ``episode``; ``before_commit()`` runs once its files are complete, just
+        before it becomes visible (the trainer writes its training.log line there)."""
+        import orbax.checkpoint as ocp
+        name = checkpoint_name(episode)
+        final = self.path(episode)
+        if final.exists():
+            raise CheckpointWriteError(f"{final} already exists; it is never overwritten")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        pending = self.directory / f"{PENDING}{name}"
+        self._remove(pending)
+        items = {"state": ocp.args.StandardSave(_drop_empty(state)), "meta": ocp.args.JsonSave(meta)}
+        if replay is not None:
+            items["replay"] = ocp.args.StandardSave(_drop_empty(replay))
+        try:
+            self._orbax.save(pending, args=ocp.args.Composite(**items))
+        except Exception as exc:  # noqa: BLE001 - clean up, then say what happened in one line
+            self._remove(pending)
+            self._remove_orbax_tmp()
+            if is_disk_full(exc):
+                raise DiskFull(self._disk_full_message(name)) from exc
+            raise CheckpointWriteError(f"could not write checkpoint {name} in {self.directory} "
+                                       f"({short_reason(exc)})") from exc
+        if before_commit is not None:
+            before_commit()
+        self._make_room(self.keep - 1)
+        os.replace(pending, final)
+        self._sync_directory()
+        self._purge(DELETING)
+        return final
+
+    def recover(self, logged: set[int]) -> list[str]:
+        """Finish what an interrupted process left: commit a complete save whose log line was written,
+        discard the rest, finish deletions, keep at most ``keep``. Returns notes for training.log."""
+        notes = []
+        if not self.directory.is_dir():
+            return notes
+        self._remove_orbax_tmp()
+        for entry in sorted(self.directory.iterdir()):
+            if not entry.name.startswith(PENDING):
+                continue
+            m = DIR_NAME.match(entry.name[len(PENDING):])
+            final = self.directory / entry.name[len(PENDING):]
+            if m and int(m.group(1)) in logged and not final.exists():
+                self._make_room(self.keep - 1)
+                os.replace(entry, final)
+                notes.append(f"[RESUME] finished saving {final.name}: the previous run stopped just before "
+                             "it became visible")
+            else:
+                self._remove(entry)
+        self._make_room(self.keep)
+        self._purge(DELETING)
+        return notes
+
+    def set_aside(self, episode: int, why: str) -> Path:
+        """Rename checkpoint ``episode`` to ``ep_NNNN.<why>`` so it is kept but no longer used."""
+        source = self.path(episode)
+        target = source.with_name(f"{source.name}.{why}")
+        n = 2
+        while target.exists():
+            target = source.with_name(f"{source.name}.{why}-{n}")
+            n += 1
+        os.replace(source, target)
+        return target
+
+    def _make_room(self, keep: int) -> None:
+        """Rename the oldest checkpoints away until at most ``keep`` remain."""
+        steps = self.steps()
+        for episode in steps[:max(0, len(steps) - keep)]:
+            os.replace(self.path(episode), self.directory / f"{DELETING}{checkpoint_name(episode)}-{os.getpid()}")
+
+    def _purge(self, prefix: str) -> None:
+        for entry in self.directory.iterdir():
+            if entry.name.startswith(prefix):
+                self._remove(entry)
+
+    def _remove_orbax_tmp(self) -> None:
+        for entry in self.directory.iterdir():
+            if ORBAX_TMP in entry.name:
+                self._remove(entry)
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists():
+            path.unlink()
+
+    def _sync_directory(self) -> None:
+        try:
+            fd = os.open(self.directory, os.O_RDONLY)
+        except OSError:  # pragma: no cover - platforms without directory fds
+            return
+        try:
+            os.fsync(fd)
+        except OSError:  # pragma: no cover
+            pass
+        finally:
+            os.close(fd)
+
+    def _disk_full_message(self, name: str) -> str:
+        latest = self.latest()
+        if latest is not None:
+            size = directory_size(self.path(latest))
+            kept = (f"Each checkpoint takes about {format_bytes(size)} here and keep_checkpoints = {self.keep} "
+                    f"keeps up to {format_bytes(size * self.keep)}. The last good checkpoint, "
+                    f"{checkpoint_name(latest)}, is untouched.")
+        else:
+            kept = "No checkpoint was saved yet."
+        return (f"the disk holding {self.directory} is full: checkpoint {name} could not be written. {kept} "
+                "Free some space, or lower keep_checkpoints (or set save_replay_buffer = false) in [training], "
+                "then run the same command again to continue.")

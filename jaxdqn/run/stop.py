@@ -1,0 +1,95 @@
+"""Ctrl+C and SIGTERM for a command-line run.
+
+The first signal only sets a flag: training ends the episode after the current game step,
+saves a checkpoint and exits 0. A later one quits at once, except while a checkpoint is
+being written: then the save finishes first and the process exits right after it, so a
+checkpoint is either complete (with its training.log line) or absent. The handlers never
+raise inside whatever code happens to be running (a KeyboardInterrupt raised inside a
+garbage-collection callback is silently lost), and they are installed by the command-line
+entry only: a program that calls ``DQNTrainer.train`` keeps its own Ctrl+C.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from typing import Callable
+
+
+class StopRequests:
+    """Stop requests from signals, polled by the training loop."""
+
+    def __init__(self, describe_saved: Callable[[], str] | None = None):
+        self.requested = False
+        self._quit_after_save = False
+        self._saving = 0
+        self._previous: dict = {}
+        self._describe_saved = describe_saved or (lambda: "")
+
+    # ------------------------------------------------------------------ installation
+    def install(self) -> StopRequests:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def __enter__(self) -> StopRequests:
+        return self.install()
+
+    def __exit__(self, *exc) -> bool:
+        self.restore()
+        return False
+
+    # ------------------------------------------------------------------ use
+    def request(self) -> None:
+        """Ask the loop to stop after its current step (what the first Ctrl+C does)."""
+        self.requested = True
+
+    @contextlib.contextmanager
+    def saving(self):
+        """A checkpoint is being written: a quit request waits until it is complete."""
+        self._saving += 1
+        try:
+            yield
+        finally:
+            self._saving -= 1
+            if self._quit_after_save and not self._saving:
+                self._quit("Saved it and stopped, as asked.")
+
+    def _handle(self, signum, frame) -> None:
+        if not self.requested:
+            self.requested = True
+            _say("\nStopping after this game step and saving a checkpoint (press Ctrl+C again to quit at once "
+                 "without saving)...")
+            return
+        if self._saving:
+            # the flag first: another signal's handler may run in the middle of this one
+            told, self._quit_after_save = self._quit_after_save, True
+            if not told:
+                _say("\nA checkpoint is being written; quitting as soon as it is complete...")
+            return
+        self._quit("Quit without saving this episode.")
+
+    def _quit(self, what: str) -> None:
+        where = self._describe_saved()
+        _say(f"\n{what} {where}".rstrip())
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError, RuntimeError):  # pragma: no cover
+            pass
+        os._exit(130)
+
+
+def _say(text: str) -> None:
+    """Straight to file descriptor 2: a signal handler may interrupt a print already in progress."""
+    try:
+        os.write(2, (text + "\n").encode())
+    except OSError:  # pragma: no cover - a closed stderr
+        pass

@@ -1,0 +1,99 @@
+"""A run directory from the trainer's side: who may write it, and what it holds when a run starts.
+
+Opening one checks that every path the trainer writes is writable (before any slow work),
+takes the run's lock (a second trainer refuses at once), and finishes whatever an
+interrupted run left half done. Everything that happened while opening and resuming is
+kept as notes and written to training.log under the session's marker, in order.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jaxdqn.config import CONFIG_NAME
+from jaxdqn.errors import JaxdqnError
+from jaxdqn.run.checkpoints import Checkpoints, DamagedCheckpoint, checkpoint_name
+from jaxdqn.run.lock import RunLock
+from jaxdqn.run.log import LOG_NAME, TrainingLog
+from jaxdqn.run.metrics import EpisodeMetrics
+
+
+class RunNotWritable(JaxdqnError):
+    pass
+
+
+def check_writable(run_dir: Path) -> None:
+    """Raise :class:`RunNotWritable` naming the first path the trainer would fail to write."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunNotWritable(f"{run_dir} is a file, not a run directory. Choose a directory for RUN_DIR.")
+    targets = [run_dir] if run_dir.is_dir() else [_existing_parent(run_dir)]
+    for name in (CONFIG_NAME, LOG_NAME, "checkpoints"):
+        if (run_dir / name).exists():
+            targets.append(run_dir / name)
+    for path in targets:
+        if not os.access(path, os.W_OK) or (path.is_dir() and not os.access(path, os.X_OK)):
+            raise RunNotWritable(
+                f"cannot write to {path}: the trainer saves config.toml values, training.log and checkpoints "
+                f"in {run_dir}, and this user has no write permission there (or the disk is mounted read-only). "
+                f"Make it writable (e.g. chmod -R u+w {run_dir}), or copy the run somewhere writable and train "
+                "that copy.")
+
+
+def _existing_parent(path: Path) -> Path:
+    for parent in path.absolute().parents:
+        if parent.exists():
+            return parent
+    return Path("/")  # pragma: no cover
+
+
+class RunDirectory:
+    """The trainer's handle on a run directory: the lock, training.log, metrics.csv, checkpoints and
+    start-up notes."""
+
+    def __init__(self, run_dir: str | Path, keep_checkpoints: int):
+        self.path = Path(run_dir)
+        check_writable(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.lock = RunLock(self.path).acquire()
+        self.log = TrainingLog(self.path)
+        self.metrics = EpisodeMetrics(self.path)
+        self.checkpoints = Checkpoints(self.path / "checkpoints", keep=keep_checkpoints)
+        self.notes: list[str] = self.checkpoints.recover(self.log.checkpoint_episodes())
+
+    def resume_candidates(self, checkpoint: str | None) -> list[int]:
+        """The checkpoint asked for, or every checkpoint, newest first."""
+        if checkpoint is not None:
+            return [self.checkpoints.resolve(checkpoint)]
+        return list(reversed(self.checkpoints.steps()))
+
+    def after_resuming(self, episode: int, damaged: list[DamagedCheckpoint]) -> None:
+        """Checkpoints newer than the one resumed from are set aside (kept, never overwritten) and log
+        lines past it are dropped, so the log and the checkpoints agree; all of it noted."""
+        reasons = {d.name: d.reason for d in damaged}
+        for newer in [s for s in self.checkpoints.steps() if s > episode]:
+            name = checkpoint_name(newer)
+            why = "damaged" if name in reasons else "superseded"
+            moved = self.checkpoints.set_aside(newer, why)
+            if why == "damaged":
+                self.notes.append(f"[RESUME] {name} cannot be restored ({reasons[name]}); kept as "
+                                  f"checkpoints/{moved.name}")
+            else:
+                self.notes.append(f"[RESUME] {name} is newer than {checkpoint_name(episode)}, which training "
+                                  f"continues from; kept as checkpoints/{moved.name}")
+        self.metrics.drop_after(episode)
+        dropped = self.log.drop_after(episode)
+        if dropped:
+            names = ", ".join(checkpoint_name(e) for e in dropped)
+            self.notes.append(f"[RESUME] removed the log lines of {names}: their checkpoints are not the "
+                              f"ones training continues from ({checkpoint_name(episode)})")
+
+    def none_restores(self, damaged: list[DamagedCheckpoint]) -> JaxdqnError:
+        listed = "\n".join(f"  {d.name}: {d.reason}" for d in damaged)
+        return JaxdqnError(
+            f"no checkpoint in {self.checkpoints.directory} can be restored:\n{listed}\n"
+            f"To start this run from the beginning (this removes its checkpoints and training.log): "
+            f"jaxdqn clean {self.path}")
+
+    def close(self) -> None:
+        self.lock.release()

@@ -1,0 +1,51 @@
+"""Per-episode results and the averages written to training.log at each checkpoint."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from jaxdqn.run.log import IntervalStats
+
+
+class EpisodeResult(NamedTuple):
+    reward: float
+    steps: int
+    avg_loss: float
+    trained: bool  # at least one update was made during the episode
+
+
+class Interval:
+    """The episodes since the last checkpoint."""
+
+    def __init__(self, start: float):
+        self.start = start
+        self.rewards: list[float] = []
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+
+    def add(self, result: EpisodeResult) -> None:
+        self.rewards.append(result.reward)
+        self.steps.append(result.steps)
+        if result.avg_loss > 0:  # as the reference: episodes without updates do not count
+            self.losses.append(result.avg_loss)
+
+    def stats(self, episode: int, epsilon: float, now: float, total_seconds: float) -> IntervalStats:
+        n = len(self.rewards)
+        return IntervalStats(
+            episode=episode, first_episode=episode - n + 1, avg_reward=sum(self.rewards) / n,
+            avg_steps=sum(self.steps) / n, epsilon=epsilon,
+            avg_loss=sum(self.losses) / len(self.losses) if self.losses else 0.0,
+            seconds=now - self.start, total_seconds=total_seconds)
+
+
+class StepRate:
+    """Game steps per second, a moving average over episodes."""
+
+    def __init__(self, now: float):
+        self.last = now
+        self.rate: float | None = None
+
+    def episode(self, steps: int, now: float) -> float:
+        rate = steps / max(now - self.last, 1e-9)
+        self.rate = rate if self.rate is None else 0.9 * self.rate + 0.1 * rate
+        self.last = now
+        return self.rate

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from runs import tiny_env
+from jaxdqn.errors import JaxdqnError
+from jaxdqn.games.env import GameEnv, VectorEnv
+from jaxdqn.games.metadata import game_factory, load_pyproject_metadata
+from jaxdqn.games.preprocessing import build_encoder
+
+
+def test_tinygame_multi_cell_hidden_agent_and_tuple_state():
+    env, discovered = tiny_env(observe_state=["where", "points"])
+    assert discovered["character_set"] == ["A", "B", "C", "P"]
+    assert discovered["observe_state_sizes"] == {"where": 2, "points": 1}
+    obs = env.reset()
+    expected = np.zeros((4, 6), np.uint8)
+    expected[0, 0], expected[0, 1], expected[1, 0], expected[3, 2] = 1, 2, 3, 4  # A B / C blank / P
+    np.testing.assert_array_equal(obs.board, expected)
+    np.testing.assert_array_equal(obs.extras, [2, 3, 0])
+    obs, reward, done = env.step(1)  # KEY_RIGHT
+    assert reward == 1.0 and not done and obs.board[3, 3] == 4
+    np.testing.assert_array_equal(obs.extras, [3, 3, 1])
+    obs, reward, done = env.step(2)  # the no-op
+    assert reward == 0.0
+    for _ in range(9):
+        obs, reward, done = env.step(0)
+        assert not done
+    obs, reward, done = env.step(0)
+    assert done  # the hidden clock ended it on turn 12
+
+
+def test_vector_env_steps_games_in_lockstep():
+    envs = VectorEnv([tiny_env()[0] for _ in range(3)])
+    obs = envs.reset_all()
+    assert obs.board.shape == (3, 4, 6)
+    obs, rewards, dones = envs.step([0, 1, 2])
+    np.testing.assert_array_equal(rewards, [-1, 1, 0])
+    assert dones.shape == (3,) and not dones.any()
+
+
+def test_wrong_reward_key_is_explained():
+    meta, _ = load_pyproject_metadata("tinygame")
+    factory = game_factory("tinygame", meta.factory)
+    encoder, _ = build_encoder(factory, meta, {})
+    with pytest.raises(JaxdqnError, match=r"reward = 'score'.*'points'"):
+        GameEnv(factory, meta.actions, "score", encoder).reset()

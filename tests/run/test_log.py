@@ -1,0 +1,30 @@
+from jaxdqn.run.log import CHECKPOINT_LINE, IntervalStats, TrainingLog, format_duration, parse_duration, parse_log
+
+
+def line(episode, first):
+    return IntervalStats(episode, first, 1.25, 12, 0.5, 0.75, 61, 3725).line()
+
+
+def test_lines_have_the_reference_format_and_parse_back(tmp_path):
+    text = line(100, 1)
+    assert text == ("[ep_0100] ep=0001-0100 avg_reward=+1.2 avg_steps=12 epsilon=0.500 avg_loss=0.8 "
+                    "time=1m01s total=1h02m05s")
+    assert CHECKPOINT_LINE.match(text)
+    log = TrainingLog(tmp_path)
+    assert log.is_new
+    log.write("[INIT] header", text)
+    [stats] = parse_log(log.path)
+    assert stats.episode == 100 and stats.seconds == 61 and stats.total_seconds == 3725
+    assert format_duration(59.9) == "0m59s" and parse_duration("1h00m01s") == 3601
+
+
+def test_drop_after_removes_only_checkpoint_lines_past_an_episode(tmp_path):
+    log = TrainingLog(tmp_path)
+    log.write("[INIT] seed = 1", "", "=== Training started | now ===", line(10, 1), line(20, 11),
+              "=== Resumed from ep_0020 | later ===", line(30, 21), line(40, 31))
+    assert log.checkpoint_episodes() == {10, 20, 30, 40}
+    assert log.drop_after(20) == [30, 40]
+    text = log.path.read_text()
+    assert "[INIT] seed = 1" in text and "=== Resumed from ep_0020" in text
+    assert log.checkpoint_episodes() == {10, 20}
+    assert log.drop_after(20) == []

@@ -1,0 +1,51 @@
+import os
+import signal
+
+import pytest
+
+from jaxdqn.run.stop import StopRequests
+
+
+class Quit(Exception):
+    pass
+
+
+@pytest.fixture
+def no_exit(monkeypatch):
+    def fake_exit(code):
+        raise Quit(code)
+    monkeypatch.setattr(os, "_exit", fake_exit)
+
+
+def test_first_signal_only_asks_and_handlers_are_restored():
+    before = signal.getsignal(signal.SIGINT)
+    with StopRequests() as stop:
+        assert signal.getsignal(signal.SIGINT) != before
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.requested
+    assert signal.getsignal(signal.SIGINT) == before
+
+
+def test_a_second_signal_quits_at_once_saying_where_the_run_continues(no_exit, capfd):
+    stop = StopRequests(lambda: "The run continues from ep_0060 next time.")
+    stop._handle(signal.SIGINT, None)
+    with pytest.raises(Quit) as quit_:
+        stop._handle(signal.SIGINT, None)
+    assert quit_.value.args == (130,)
+    err = capfd.readouterr().err
+    assert "Quit without saving this episode. The run continues from ep_0060 next time." in err
+
+
+def test_a_second_signal_during_a_save_waits_for_it(no_exit, capfd):
+    stop = StopRequests(lambda: "The run continues from ep_0065 next time.")
+    stop._handle(signal.SIGTERM, None)
+    finished = []
+    with pytest.raises(Quit):
+        with stop.saving():
+            stop._handle(signal.SIGTERM, None)  # arrives mid-save: nothing happens yet
+            stop._handle(signal.SIGINT, None)
+            finished.append(True)  # the save goes on to the end
+    assert finished == [True]
+    err = capfd.readouterr().err
+    assert "quitting as soon as it is complete" in err and "Saved it and stopped" in err
+    assert err.count("quitting as soon as it is complete") == 1
