@@ -45,12 +45,16 @@ def report_unexpected(exc: BaseException) -> int:
 
 
 def quiet_third_party_logs() -> None:
-    """Keep Orbax's and absl's warnings and thread tracebacks out of the terminal (unless debugging)."""
+    """Keep Orbax's and absl's warnings and background threads' tracebacks out of the terminal (unless
+    debugging): what matters reaches the user as jaxdqn's own one-line message."""
     if os.environ.get(DEBUG_VAR):
         return
     import logging
+    import threading
     for name in ("absl", "orbax", "jax"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    sys.unraisablehook = lambda unraisable: None  # e.g. TensorStore callbacks after a failed read
+    threading.excepthook = lambda args: None
 
 
 def use_compilation_cache() -> None:

@@ -53,7 +53,7 @@ class CheckpointWriteError(JaxdqnError):
 
 def short_reason(exc: BaseException) -> str:
     """One line on why reading or writing failed, without a third-party traceback."""
-    text = " ".join(str(exc).split())
+    text = " ".join(str(exc).split()).split(" See full TensorStore details")[0]
     if len(text) > 160:
         text = text[:157] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
