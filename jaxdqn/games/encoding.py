@@ -70,6 +70,7 @@ class ObservationEncoder:
     observation_size: int | None = None  # length of observation_function's output
 
     def __post_init__(self):
+        self.unknown_seen: dict[str, int] = {}  # characters outside character_set met so far, and how often
         self._codes = {ch: i + 1 for i, ch in enumerate(self.character_set)}
         self._off_board = len(self.character_set) + 1
         self._num_extras = (self.observation_size if self.observation_function is not None
@@ -127,7 +128,10 @@ class ObservationEncoder:
         for (x, y), ch in board_characters(game):
             code = codes.get(ch)
             if code is None:
-                if ch == " " or self.unknown_character_strategy == "ignore":
+                if ch == " ":
+                    continue
+                if self.unknown_character_strategy == "ignore":
+                    self.unknown_seen[ch] = self.unknown_seen.get(ch, 0) + 1
                     continue
                 raise UnknownCharacterError(
                     f"the board shows {ch!r} at {(x, y)}, which is not in character_set {self.character_set}. "

@@ -10,6 +10,7 @@ update pipeline (:mod:`~jaxdqn.trainer.updates`), the schedules and the interval
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import random
 import secrets
@@ -36,7 +37,7 @@ from jaxdqn.run.checkpoints import DamagedCheckpoint, checkpoint_name
 from jaxdqn.trainer.acting import HostActors
 from jaxdqn.trainer.lifecycle import RunDirectory
 from jaxdqn.trainer.schedules import Schedules
-from jaxdqn.trainer.stats import EpisodeResult, Interval, StepRate
+from jaxdqn.trainer.stats import EpisodeResult, Interval, StepRate, TrainingClock
 from jaxdqn.trainer.updates import UpdatePipeline
 from jaxdqn.types import RowsObservation
 
@@ -86,6 +87,7 @@ class DQNTrainer:
         self.spec = self.parts.spec
         encoder = self.parts.game.encoder
         occupied = int((encoder.encode(start_game(game_factory)).board > 0).sum()) if encoder.uses_board else 0
+        encoder.unknown_seen.clear()  # count what training meets, not this measurement
         self.games = VectorEnv([self.parts.game.env() for _ in range(self.hp["num_envs"])])
         self.env = self.games.envs[0]
         self._write_config(game_factory)
@@ -101,6 +103,9 @@ class DQNTrainer:
         self.last_episode: EpisodeResult | None = None
         self.stopped_at: int | None = None
         self._resumed_from: str | None = None
+        self.compile_seconds: float | None = None  # the first update's compile time, as last measured
+        self._compiled_this_session = False
+        self._warned_characters: set[str] = set()
 
     def _check_memory(self, occupied: int) -> None:
         """Refuse a run that cannot fit, before allocating it (see :mod:`jaxdqn.memory`)."""
@@ -187,13 +192,23 @@ class DQNTrainer:
                 f"trainer.resume() or trainer.load_checkpoint({checkpoint_name(existing)!r}) (the command line "
                 f"does this for you), or start fresh with: jaxdqn clean {self.run_dir}")
         self._start_session()
+        with TrainingClock() as clock:
+            self._train(clock, last, on_checkpoint, on_episode, stop)
+        if self.stopped_at is not None:
+            where = self.checkpoints.path(self.stopped_at)
+            print(f"Stopped after episode {self.stopped_at}. Saved {where}; run the same command to continue.")
+
+    def _train(self, clock: TrainingClock, last: int, on_checkpoint, on_episode, stop) -> None:
         bar = None
         if on_checkpoint is None and on_episode is None:
             from tqdm import tqdm
             print("Training; press Ctrl+C to stop (a checkpoint is saved and nothing is lost).")
             bar = tqdm(total=last, initial=self.start_episode - 1, unit="ep", dynamic_ncols=True)
-        interval = Interval(time.perf_counter())
-        rate = StepRate(time.perf_counter())
+            bar._time = clock  # the bar's rate and ETA leave compilation out, as the log does
+            bar.start_t = bar.last_print_t = clock()
+            self.pipeline.compiling = functools.partial(self._compiling_notice, bar)
+        interval = Interval(clock())
+        rate = StepRate(clock())
         saving = stop.saving if stop is not None else contextlib.nullcontext
 
         def end_episode(result: EpisodeResult, stopping: bool) -> bool:
@@ -202,7 +217,8 @@ class DQNTrainer:
             if not np.isfinite(result.avg_loss):
                 self._diverged(episode)
             interval.add(result)
-            now = time.perf_counter()
+            self._warn_unknown_characters()
+            now = clock()
             steps_per_second = rate.episode(result.steps, now)
             self.start_episode = episode + 1
             self.last_episode = result
@@ -217,12 +233,12 @@ class DQNTrainer:
                                 loss=f"{result.avg_loss:.3f}", steps_s=f"{steps_per_second:,.0f}", refresh=False)
                 bar.update(1)
             if episode % self.hp["checkpoint_every"] == 0 or episode == last or stopping:
-                now = time.perf_counter()
+                now = clock()
                 self.total_training_seconds += now - interval.start
                 stats = interval.stats(episode, self.epsilon, now, self.total_training_seconds)
                 with saving():
                     self._save(episode, stats.line())
-                interval.__init__(time.perf_counter())
+                interval.__init__(clock())
                 if on_checkpoint:
                     on_checkpoint(stats.as_dict())
             if stopping:
@@ -235,9 +251,28 @@ class DQNTrainer:
         finally:
             if bar is not None:
                 bar.close()
-        if self.stopped_at is not None:
-            where = self.checkpoints.path(self.stopped_at)
-            print(f"Stopped after episode {self.stopped_at}. Saved {where}; run the same command to continue.")
+
+    def _warn_unknown_characters(self) -> None:
+        """A board character outside character_set is ignored: say so once per character, in the log."""
+        unknown = self.parts.game.encoder.unknown_seen
+        for ch in sorted(set(unknown) - self._warned_characters):
+            self.log.write(f"[WARN] character {ch!r} is not in character_set; it is ignored: add it to "
+                           f"character_set in {CONFIG_NAME} and start fresh (jaxdqn clean {self.run_dir})")
+            self._warned_characters.add(ch)
+
+    @contextlib.contextmanager
+    def _compiling_notice(self, bar):
+        """Say so on the bar while an update compiles (the first ones of a session take seconds)."""
+        known = self.compile_seconds
+        bar.set_description_str("compiling the training step (" + (
+            f"about {known:.0f} s)" if known is not None else "first call, usually under a minute)"))
+        bar.refresh()
+        start = time.perf_counter()
+        yield
+        if not self._compiled_this_session:  # the session's first compile is the one to expect next time
+            self.compile_seconds = time.perf_counter() - start
+            self._compiled_this_session = True
+        bar.set_description_str("")
 
     def _start_session(self) -> None:
         """training.log: the header for a new log, the seed for a fresh start, the marker, then the notes."""
@@ -307,6 +342,10 @@ class DQNTrainer:
         pipeline.load(state, replay, int(meta.get("buffer_items", 0)), saved_width)
         self.actors.total_steps = int(meta["total_steps"])
         self.total_training_seconds = float(meta["total_training_seconds"])
+        self.compile_seconds = meta.get("compile_seconds")
+        unknown = meta.get("unknown_characters") or {}
+        self.parts.game.encoder.unknown_seen.update(unknown)  # counted on, and warned about once per run
+        self._warned_characters = set(unknown)
         self.start_episode = int(meta["episode"]) + 1
         saved_hp = meta.get("hyperparams", {})
         self.schedules.load(meta, saved_hp)
@@ -338,6 +377,8 @@ class DQNTrainer:
             "numpy_random": _numpy_state(), "config": snap, "fingerprint": fingerprint(snap),
             "hyperparams": {k: v for k, v in self.hp.items() if k in TRAINING_KEYS},
             "seed": self.seed, "jaxdqn_version": __version__, "device": self.device_choice.kind,
+            "compile_seconds": self.compile_seconds,
+            "unknown_characters": dict(self.parts.game.encoder.unknown_seen),
         }
         def before_commit():
             self.run.metrics.flush()

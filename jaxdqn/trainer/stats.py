@@ -1,6 +1,7 @@
 """Per-episode results and the averages written to training.log at each checkpoint."""
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 from jaxdqn.run.log import IntervalStats
@@ -49,3 +50,36 @@ class StepRate:
         self.rate = rate if self.rate is None else 0.9 * self.rate + 0.1 * rate
         self.last = now
         return self.rate
+
+
+# JAX reports how long each compilation's stages took; the training clock leaves them out.
+COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
+                  "/jax/core/compile/backend_compile_duration")
+
+
+class TrainingClock:
+    """Seconds of training, without the time JAX spends compiling (a context manager; call it for now).
+
+    Rates, ETAs and the log's times are about training: the first update of a session (or the
+    recompilation after row lists widen) would otherwise make the first interval look many
+    times slower than it is.
+    """
+
+    def __init__(self):
+        self.compile_seconds = 0.0
+
+    def _listen(self, event: str, seconds: float, **kwargs) -> None:
+        if event in COMPILE_EVENTS:
+            self.compile_seconds += seconds
+
+    def __enter__(self) -> TrainingClock:
+        import jax
+        jax.monitoring.register_event_duration_secs_listener(self._listen)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import jax
+        jax.monitoring.unregister_event_duration_listener(self._listen)
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self.compile_seconds

@@ -10,6 +10,7 @@ the new width.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import jax
@@ -82,6 +83,8 @@ class UpdatePipeline:
         self.chunk = Chunk(hp["train_every"], self._empty_stored(self.rows_width))
         self.buffer_items = 0
         self.loss_sum, self.updates = jnp.zeros((), jnp.float32), 0
+        self.compiling = contextlib.nullcontext  # wraps an update that compiles the step (a new signature)
+        self._compiled: set[tuple] = set()
 
     # ------------------------------------------------------------------ stored form
     def _empty_stored(self, width: int):
@@ -136,9 +139,19 @@ class UpdatePipeline:
         else:
             chunk = None
             self.flush_chunk()
+        signature = (chunk is None, self.pending is None, self.rows_width)
+        if signature in self._compiled:
+            self._step(chunk)
+        else:
+            with self.compiling():
+                self._step(chunk)
+                self.loss_sum.block_until_ready()
+            self._compiled.add(signature)
+        self.updates += 1
+
+    def _step(self, chunk) -> None:
         self.learner, self.replay, self.key, self.pending, self.loss_sum = self.step_fn(
             self.learner, self.replay, self.key, chunk, self.pending, self.loss_sum)
-        self.updates += 1
 
     def will_train(self) -> bool:
         """Whether an update point now trains: the buffer and the chunk hold a batch between them."""

@@ -26,3 +26,32 @@ def test_create_from_module_name_and_bad_game(tmp_path, cli):
     assert "['^', 'O']" in out and "CNN" in out
     code, _, err = cli("create", "no.such.game", tmp_path / "x")
     assert code != 0 and "cannot" in err and "Traceback" not in err
+
+
+def test_create_works_for_snake_which_ships_without_metadata(tmp_path, cli):
+    run = tmp_path / "snake"
+    code, out, err = cli("create", "retro.examples.snake", run, "--training-episodes", "5")
+    assert code == 0, err
+    assert "board       : 32 x 16" in out and "['apple_dx', 'apple_dy']" in out and "Parameters: 402,181" in out
+    config = load_config(run)
+    assert config.metadata.reward == "reward" and config.metadata.character_set == ["*", "<", ">", "@", "^", "v"]
+    assert config.preprocessing["observe_state"] == ["apple_dx", "apple_dy"]
+    assert "built-in metadata" in (run / "config.toml").read_text()
+
+
+def test_create_checks_every_value_before_writing(tmp_path, cli):
+    run = tmp_path / "bad"
+    code, _, err = cli("create", "retro.examples.snake", run, "--learning-rate=-1", "--gamma", "1.5",
+                       "--batch-size", "0")
+    assert code == 2 and "Traceback" not in err
+    for field in ("training.learning_rate", "training.gamma", "training.batch_size"):
+        assert field in err
+    assert "Nothing was written" in err and not run.exists()
+
+
+def test_create_help_names_values_plainly(cli, capsys):
+    with pytest.raises(SystemExit):
+        cli("create", "--help")
+    text = capsys.readouterr().out
+    assert "--max-turns-per-episode N" in text and "--seed N" in text and "[drawn]" in text
+    assert "EPISODE" not in text and "[None]" not in text

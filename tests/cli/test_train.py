@@ -11,9 +11,14 @@ from jaxdqn.run.log import parse_log
 
 def test_train_subcommand_matches_module(tmp_path, cli):
     run = make_run(tmp_path, training_episodes=5, checkpoint_every=5)
-    code, out, _ = cli("train", run)
+    code, out, err = cli("train", run)
     assert code == 0 and "Done." in out
+    assert "compiling the training step (first call" in err  # said while the first update compiles
     assert (run / "checkpoints" / "ep_0005").is_dir()
+    compile_seconds = Checkpoints(run / "checkpoints").read_meta(5)["compile_seconds"]
+    assert compile_seconds > 0
+    code, _, err = cli("train", run, "--episodes", "10")
+    assert code == 0 and f"compiling the training step (about {compile_seconds:.0f} s)" in err
 
 
 def test_episodes_option_raises_the_target_and_checkpoint_option_resumes_from_it(tmp_path, cli):

@@ -1,13 +1,11 @@
-import random
 import re
-import signal
-import time
 
 import jax
 import numpy as np
 import pytest
 
-from runs import TINY_CONFIG, make_run, popen_cli, run_cli
+from runs import TINY_CONFIG, make_run
+from jaxdqn.cli import main
 from jaxdqn.config import load_config
 from jaxdqn.fingerprint import IncompatibleCheckpoint
 from jaxdqn.run.checkpoints import Checkpoints
@@ -129,15 +127,16 @@ def test_replay_saved_in_an_older_layout_is_skipped_with_a_note(tmp_path):
     assert "holds its replay buffer in an older layout; starting with an empty one" in (run / "training.log").read_text()
 
 
-def test_already_complete_is_friendly(tmp_path):
+def test_already_complete_is_friendly(tmp_path, capsys):
     run = make_run(tmp_path, training_episodes=10)
     trained(run)
-    result = run_cli(run)
-    assert result.returncode == 0
-    assert "already complete (10 episodes)" in result.stdout and "training_episodes" in result.stdout
+    capsys.readouterr()
+    assert main(["train", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "already complete (10 episodes)" in out and "--episodes N" in out
 
 
-def test_incompatible_change_lists_each_field(tmp_path):
+def test_incompatible_change_lists_each_field(tmp_path, capsys):
     run = make_run(tmp_path, training_episodes=10)
     trained(run)
     cfg = (run / "config.toml").read_text().replace("hidden_sizes = [16]", "hidden_sizes = [32]")
@@ -147,8 +146,10 @@ def test_incompatible_change_lists_each_field(tmp_path):
     text = str(err.value)
     assert "model.hidden_sizes" in text and "was: [16]" in text and "now: [32]" in text
     assert "why:" in text and "jaxdqn clean" in text
-    result = run_cli(run)
-    assert result.returncode != 0 and "Traceback" not in result.stderr and "model.hidden_sizes" in result.stderr
+    capsys.readouterr()
+    assert main(["train", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "model.hidden_sizes" in err
 
 
 def test_nan_loss_stops_with_advice_and_keeps_last_checkpoint(tmp_path):
@@ -181,3 +182,35 @@ def test_parallel_actors_count_finished_episodes(tmp_path):
     assert trainer.pipeline.greedy_fn._cache_size() == 1  # one batched shape for all three games
     _, again = trained(make_run(tmp_path, name="again", num_envs=3))
     assert again == rewards
+
+
+def test_metrics_csv_has_one_row_per_episode_and_follows_resume(tmp_path):
+    from jaxdqn.run.metrics import read_metrics
+    run = make_run(tmp_path, training_episodes=20)
+    _, rewards = trained(run)
+    rows = read_metrics(run / "metrics.csv")
+    assert [int(r["episode"]) for r in rows] == list(range(1, 21))
+    assert [float(r["reward"]) for r in rows] == rewards and all(int(r["steps"]) == 12 for r in rows)
+    seconds = [float(r["training_seconds"]) for r in rows]
+    assert seconds == sorted(seconds) and float(rows[-1]["epsilon"]) == pytest.approx(0.95 ** 20, rel=1e-4)
+    with trainer_from_config(load_config(run)) as trainer:  # back to ep_0010: later rows are dropped
+        trainer.resume("ep_0010")
+    assert [int(r["episode"]) for r in read_metrics(run / "metrics.csv")] == list(range(1, 11))
+
+
+def test_a_character_missing_from_the_set_is_warned_about_once_and_counted(tmp_path, capsys):
+    text = TINY_CONFIG.replace("[metadata]\n", '[metadata]\ncharacter_set = ["A", "B", "C"]\n')
+    run = make_run(tmp_path, text, training_episodes=20)
+    trained(run)
+    log = (run / "training.log").read_text()
+    assert log.count("[WARN] character 'P' is not in character_set; it is ignored") == 1
+    meta = Checkpoints(run / "checkpoints").read_meta(20)
+    assert meta["unknown_characters"] == {"P": 20 * 13}  # the player, on every board of 20 episodes
+    (run / "config.toml").write_text((run / "config.toml").read_text().replace("training_episodes = 20",
+                                                                               "training_episodes = 25"))
+    trained(run)
+    assert (run / "training.log").read_text().count("[WARN] character 'P'") == 1  # once per run, not per start
+    assert Checkpoints(run / "checkpoints").read_meta(25)["unknown_characters"] == {"P": 25 * 13}
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    assert "Unknown chars  : 'P' (325 cells): not in character_set" in capsys.readouterr().out
