@@ -5,7 +5,7 @@ The trainer, as in retro-gamer: ``from jaxdqn import DQNTrainer, GameMetadata``.
 The pure core, for your own JAX code:
 
 - :mod:`jaxdqn.types`     ``Observation``, ``RowsObservation``, ``Transition``, ``NetworkSpec``
-- :mod:`jaxdqn.networks`  ``make_network``, ``describe``
+- :mod:`jaxdqn.networks`  ``make_network``, ``one_hot_board`` (flax modules behind a pure adapter)
 - :mod:`jaxdqn.losses`    ``td_loss``, ``q_learning_td``, ``double_q_learning_td``, ``huber``
 - :mod:`jaxdqn.learner`   ``make_optimizer``, ``init_learner``, ``make_update``, ``make_train_step``
 - :mod:`jaxdqn.replay`    ``make_uniform_buffer``, ``make_prioritized_buffer``
@@ -31,7 +31,7 @@ _EXPORTS = {
     "NetworkSpec": "jaxdqn.types",
     "example_transition": "jaxdqn.types",
     "make_network": "jaxdqn.networks",
-    "describe": "jaxdqn.networks",
+    "one_hot_board": "jaxdqn.networks",
     "td_loss": "jaxdqn.losses",
     "q_learning_td": "jaxdqn.losses",
     "double_q_learning_td": "jaxdqn.losses",

@@ -9,6 +9,7 @@ so a network is always built from the same settings in the same way.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 from dataclasses import dataclass
 from typing import Callable
@@ -17,7 +18,7 @@ from jaxdqn.config import MODEL_DEFAULTS, TRAINING_DEFAULTS, RunConfig
 from jaxdqn.fingerprint import snapshot
 from jaxdqn.games.encoding import ObservationEncoder
 from jaxdqn.games.env import GameEnv
-from jaxdqn.games.metadata import GameMetadata, game_factory
+from jaxdqn.games.metadata import GameMetadata, game_factory, resolve
 from jaxdqn.games.preprocessing import DEFAULTS as PREPROCESSING_DEFAULTS
 from jaxdqn.games.preprocessing import build_encoder
 from jaxdqn.types import NetworkSpec
@@ -69,6 +70,58 @@ def network_spec(encoder: ObservationEncoder, hidden_sizes, num_actions: int, sp
                        num_actions, bool(spatial))
 
 
+def resolve_network(spec: NetworkSpec, choice):
+    """The :class:`~jaxdqn.networks.Network` that ``[model] network`` names: the built-in one (None), a
+    flax module, a function of the spec returning one, or a "package.module:attribute" naming either.
+    Its output is checked to be Q-values ``[B, num_actions]``."""
+    import flax.linen as nn
+    import jax
+
+    from jaxdqn.errors import ConfigError, Problem, raise_if
+    from jaxdqn.games.metadata import check_reference
+    from jaxdqn.networks import make_network
+
+    if choice is None:
+        return make_network(spec)
+    name = choice if isinstance(choice, str) else f"{type(choice).__module__}.{type(choice).__qualname__}"
+
+    def bad(what: str) -> ConfigError:
+        return ConfigError([Problem("model.network", f"{name!r} {what}",
+                                    "the trainer needs a flax module mapping a batch of Observations to Q-values "
+                                    f"[batch, {spec.num_actions}]",
+                                    "see the README's 'Bring your own network'")], "the network")
+    if isinstance(choice, str):
+        problems: list[Problem] = []
+        check_reference(choice, "network", "model", problems, "a flax module mapping observations to Q-values")
+        raise_if(problems, "the network")
+    module = resolve(choice) if isinstance(choice, str) else choice
+    if not isinstance(module, nn.Module):
+        try:
+            module = module(spec)
+        except Exception as exc:  # noqa: BLE001 - the user's factory: say which and why
+            raise bad(f"could not be called with the NetworkSpec ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(module, nn.Module):
+            raise bad(f"returned a {type(module).__name__}, not a flax module")
+    network = make_network(spec, module)
+    try:
+        params = jax.eval_shape(network.init, jax.random.PRNGKey(0))
+        q = jax.eval_shape(network.apply, params, spec.empty_observation((2,)))
+    except Exception as exc:  # noqa: BLE001 - the user's module: say which and why
+        raise bad(f"fails on a batch of observations ({type(exc).__name__}: {exc})") from exc
+    if getattr(q, "shape", None) != (2, spec.num_actions):
+        raise bad(f"returns shape {getattr(q, 'shape', type(q).__name__)} for a batch of 2, not "
+                  f"(2, {spec.num_actions})")
+    return network
+
+
+def network_identity(network) -> str | None:
+    """None for the built-in network, else the module's class path (part of a checkpoint's fingerprint)."""
+    if network.builtin:
+        return None
+    cls = type(network.module)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 @dataclass
 class RunParts:
     """Everything a run is built from: the game, the hyperparameters, the network's shape and the network."""
@@ -81,9 +134,14 @@ class RunParts:
     def metadata(self) -> GameMetadata:
         return self.game.metadata
 
+    @functools.cached_property
     def network(self):
-        from jaxdqn.networks import make_network
-        return make_network(self.spec)
+        return resolve_network(self.spec, self.hp.get("network"))
+
+    def rows_width(self, occupied: int) -> int:
+        """The row-list width replay stores boards in (0: boards as they are; modules of your own get boards)."""
+        from jaxdqn.rows import stored_rows_width
+        return stored_rows_width(self.spec, occupied) if self.network.builtin else 0
 
     def optimizer(self):
         from jaxdqn.learner import make_optimizer
@@ -94,9 +152,18 @@ class RunParts:
         capacity = self.hp["memory_capacity"]
         return make_prioritized_buffer(capacity) if self.hp["prioritize_experiences"] else make_uniform_buffer(capacity)
 
+    @functools.cached_property
+    def param_shapes(self) -> dict:
+        """``{path: shape}`` of the network's parameters (nothing allocated)."""
+        import jax
+        shapes = jax.eval_shape(self.network.init, jax.random.PRNGKey(0))
+        return {jax.tree_util.keystr(path): list(leaf.shape) for path, leaf in jax.tree_util.tree_leaves_with_path(shapes)}
+
     def snapshot(self) -> dict:
         """The settings a checkpoint of this run depends on (see :mod:`jaxdqn.fingerprint`)."""
-        return snapshot(self.metadata, self.game.preprocessing, {"hidden_sizes": list(self.hp["hidden_sizes"])})
+        model = {"hidden_sizes": list(self.hp["hidden_sizes"]), "network": network_identity(self.network),
+                 "param_shapes": self.param_shapes}
+        return snapshot(self.metadata, self.game.preprocessing, model)
 
 
 def assemble(factory: Callable, metadata: GameMetadata, preprocessing: dict | None, hyperparams: dict, *,

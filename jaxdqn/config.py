@@ -22,7 +22,8 @@ from jaxdqn.games.preprocessing import DEFAULTS as PREPROCESSING_DEFAULTS
 from jaxdqn.games.preprocessing import validate_preprocessing
 
 CONFIG_NAME = "config.toml"
-MODEL_DEFAULTS = {"hidden_sizes": [128, 64]}
+# [model]: the built-in network's hidden layers, or a flax module of your own ("package.module:attribute").
+MODEL_DEFAULTS = {"hidden_sizes": [128, 64], "network": None}
 
 # Every [training] key, its default and one line on what it means. The first block
 # mirrors the reference trainer exactly; the second is jaxdqn's.
@@ -113,9 +114,18 @@ def validate_training(training: dict) -> list[Problem]:
 def validate_model(model: dict) -> list[Problem]:
     problems = unknown_keys(model, MODEL_DEFAULTS, "model", "model setting")
     sizes = model.get("hidden_sizes", MODEL_DEFAULTS["hidden_sizes"])
-    if not (isinstance(sizes, list) and sizes and all(is_int(s) and s > 0 for s in sizes)):
+    if not (isinstance(sizes, list | tuple) and sizes and all(is_int(s) and s > 0 for s in sizes)):
         problems.append(Problem("model.hidden_sizes", f"{sizes!r} is not a non-empty list of positive integers",
                                 "one number per hidden layer: its count of units", "hidden_sizes = [128, 64]"))
+    network = model.get("network")
+    if isinstance(network, str):
+        if network.count(":") != 1 or not all(network.split(":")):
+            problems.append(Problem("model.network", f"{network!r} is not of the form \"package.module:attribute\"",
+                                    "it names a flax module (or a function of the NetworkSpec that returns one)",
+                                    'network = "my_networks:dueling"  (or remove it for the built-in network)'))
+    elif network is not None and not callable(network):
+        problems.append(Problem("model.network", f"{network!r} is not a flax module",
+                                "it maps a batch of observations to Q-values", "pass a flax.linen.Module"))
     return problems
 
 

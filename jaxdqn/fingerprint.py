@@ -29,6 +29,8 @@ FINGERPRINT_FIELDS = {
     "preprocessing.egocentric_player": "the view is centred on a different agent",
     "preprocessing.egocentric_radius": "the radius fixes the input size",
     "model.hidden_sizes": "they are the network's layer sizes",
+    "model.network": "a different network module cannot take over the saved parameters",
+    "model.param_shapes": "the saved parameters have other shapes than this network's",
 }
 
 
@@ -55,8 +57,10 @@ def fingerprint(snap: dict) -> str:
 
 
 def snapshot_differences(old: dict, new: dict) -> list[tuple[str, Any, Any, str]]:
-    """(field, was, now, why) for each fingerprinted field that changed."""
-    return [(f, old.get(f), new.get(f), why) for f, why in FINGERPRINT_FIELDS.items() if old.get(f) != new.get(f)]
+    """(field, was, now, why) for each fingerprinted field that changed. A field the old snapshot does not
+    have (it was added to jaxdqn later) is not compared."""
+    return [(f, old.get(f), new.get(f), why) for f, why in FINGERPRINT_FIELDS.items()
+            if f in old and old.get(f) != new.get(f)]
 
 
 def check_compatible(saved: dict, current: dict, checkpoint: str, run_dir: Path, doing: str = "resume") -> None:

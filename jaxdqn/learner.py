@@ -50,20 +50,13 @@ def make_optimizer(learning_rate: float, max_grad_norm: float = MAX_GRAD_NORM) -
     )
 
 
-def _adam_state(opt_state):
-    return opt_state[1]
-
-
 def get_learning_rate(opt_state) -> float:
-    return float(_adam_state(opt_state).hyperparams["learning_rate"])
+    return float(optax.tree_utils.tree_get(opt_state, "learning_rate"))
 
 
 def set_learning_rate(opt_state, learning_rate) -> optax.OptState:
     """Return ``opt_state`` with a new learning rate; a float32 array keeps the update from retracing."""
-    adam = _adam_state(opt_state)
-    hyperparams = dict(adam.hyperparams)
-    hyperparams["learning_rate"] = jnp.asarray(learning_rate, dtype=jnp.float32)
-    return (opt_state[0], adam._replace(hyperparams=hyperparams), *opt_state[2:])
+    return optax.tree_utils.tree_set(opt_state, learning_rate=jnp.asarray(learning_rate, dtype=jnp.float32))
 
 
 def init_learner(key: jax.Array, network: Network, optimizer: optax.GradientTransformation) -> LearnerState:
@@ -125,17 +118,27 @@ def all_finite(tree) -> jax.Array:
 def make_update(
     network: Network,
     optimizer: optax.GradientTransformation,
-    gamma: float,
-    target_update_period: int | None,
+    gamma: float = 0.99,
+    target_update_period: int | None = None,
     double_dqn: bool = False,
     jit: bool = True,
+    donate: bool = True,
 ):
-    """``update(state, batch, weights) -> (state, metrics)``, jitted with the state's buffers donated."""
+    """``update(state, batch, weights) -> (state, metrics)``: one gradient step on a batch.
+
+    ``target_update_period`` counts *updates* (the config's ``target_update_freq`` counts game
+    steps: 500 game steps at ``train_every = 4`` is 125 updates); None leaves the target to the
+    caller (:func:`sync_target`). Jitted by default, with the state's buffers donated: the
+    ``state`` you pass is deleted by the call, so keep only the returned one (``donate=False``
+    keeps yours, at the cost of a copy per update).
+    """
     fn = functools.partial(
         update, apply_fn=network.apply, optimizer=optimizer, gamma=gamma,
         target_update_period=target_update_period, double_dqn=double_dqn,
     )
-    return jax.jit(fn, donate_argnums=0) if jit else fn
+    if not jit:
+        return fn
+    return jax.jit(fn, donate_argnums=0) if donate else jax.jit(fn)
 
 
 class PendingPriorities(NamedTuple):

@@ -25,6 +25,7 @@ from jaxdqn.config import CONFIG_NAME, load_config
 from jaxdqn.errors import JaxdqnError
 from jaxdqn.fingerprint import check_compatible
 from jaxdqn.run.checkpoints import Checkpoints, checkpoint_name
+from jaxdqn.run.state import restore_state
 from jaxdqn.types import Observation
 
 
@@ -48,11 +49,12 @@ class TrainedPolicy:
         self.spec = parts.spec
         meta = checkpoints.read_meta(self.episode)
         check_compatible(meta.get("config", {}), parts.snapshot(), self.checkpoint, self.run_dir, doing="load")
-        network = parts.network()
+        network = parts.network
+        optimizer = parts.optimizer()
         with jax.default_device(jax.devices("cpu")[0]):
-            template = {"learner": learner.init_learner(jax.random.PRNGKey(0), network, parts.optimizer()),
+            template = {"learner": learner.init_learner(jax.random.PRNGKey(0), network, optimizer),
                         "key": jax.random.PRNGKey(0)}
-            state, self.meta, _ = checkpoints.restore(self.episode, template)
+            state, self.meta, _ = restore_state(checkpoints, self.episode, meta, self.spec, optimizer, template)
         self.params = state["learner"].params
         self._greedy = make_greedy(network.apply)
         self._apply = jax.jit(network.apply)

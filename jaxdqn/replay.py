@@ -3,12 +3,15 @@
 Both buffers share one interface, so a training step can be written once::
 
     buffer = make_prioritized_buffer(capacity=50_000)   # or make_uniform_buffer(...)
-    state = buffer.init(example_transition)
-    state = buffer.add(state, transitions)               # leading axis = many transitions
+    state = buffer.init(example_transition(obs))         # obs: one observation, no batch axis
+    state = buffer.add(state, transitions)               # a batch: every leaf has a leading axis
+    state = buffer.add_one(state, transition)            # or a single transition
     batch, indices, weights = buffer.sample(state, key, batch_size)
     state = buffer.update(state, indices, abs_td)        # no-op for the uniform buffer
 
-Transitions keep observations in their compact form (``uint8`` cells + float extras).
+Every function is pure and jittable; ``batch_size`` fixes a shape, so under ``jax.jit`` it
+must be static (``jax.jit(buffer.sample, static_argnames="batch_size")``, or bind it with
+``functools.partial``). Transitions keep observations in their compact form.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdqn import sum_tree
-from jaxdqn.types import Transition, example_transition  # noqa: F401 - re-exported
+from jaxdqn.types import Transition, example_transition
 
 PRIORITY_EPSILON = 1e-6
 
@@ -31,13 +34,14 @@ class RingState(NamedTuple):
 
 class PrioritizedState(NamedTuple):
     ring: RingState
-    sums: tuple  # sum tree over priority ** alpha (see sum_tree)
-    maxima: tuple  # max tree over raw priorities (exact current maximum)
+    sums: sum_tree.Tree  # sum tree over priority ** alpha
+    maxima: sum_tree.Tree  # max tree over raw priorities (exact current maximum)
 
 
 class ReplayBuffer(NamedTuple):
     init: Callable
     add: Callable
+    add_one: Callable
     sample: Callable
     update: Callable
     capacity: int
@@ -48,12 +52,31 @@ def ring_init(example: Transition, capacity: int) -> RingState:
     return RingState(data, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
 
+def check_batch(state: RingState, batch: Transition) -> int:
+    """The number of transitions in ``batch``, after checking its shapes against the buffer's (at trace time)."""
+    stores, new = jax.tree.leaves(state.data), jax.tree.leaves(batch)
+    if len(stores) != len(new):
+        raise ValueError(f"the transitions have {len(new)} arrays, the buffer holds {len(stores)}: add "
+                         "transitions shaped like the example the buffer was made from")
+    n = jnp.shape(new[0])[0] if jnp.ndim(new[0]) else None
+    for store, x in zip(stores, new):
+        shape = jnp.shape(x)
+        if len(shape) != store.ndim or tuple(shape[1:]) != store.shape[1:] or shape[0] != n:
+            single = len(shape) == store.ndim - 1 and tuple(shape) == store.shape[1:]
+            raise ValueError(
+                f"add takes a batch of transitions (every array with the same leading batch axis); got an array of "
+                f"shape {tuple(shape)} where the buffer stores {store.shape[1:]} per transition"
+                + (". For one transition use buffer.add_one(state, transition)" if single else ""))
+    return n
+
+
 def ring_add(state: RingState, batch: Transition) -> tuple[RingState, jax.Array]:
     """Write a batch of transitions at the ring's head; returns the new state and their slots."""
     capacity = jax.tree.leaves(state.data)[0].shape[0]
-    n = jax.tree.leaves(batch)[0].shape[0]
+    n = check_batch(state, batch)
     slots = (state.position + jnp.arange(n, dtype=jnp.int32)) % capacity
-    data = jax.tree.map(lambda store, new: store.at[slots].set(new.astype(store.dtype)), state.data, batch)
+    data = jax.tree.map(lambda store, new: store.at[slots].set(jnp.asarray(new).astype(store.dtype)),
+                        state.data, batch)
     position = (state.position + n) % capacity
     size = jnp.minimum(state.size + n, capacity)
     return RingState(data, position, size), slots
@@ -63,8 +86,24 @@ def ring_gather(state: RingState, indices: jax.Array) -> Transition:
     return jax.tree.map(lambda store: store[indices], state.data)
 
 
+def _check_sample(size: jax.Array, batch_size) -> None:
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool):
+        raise TypeError(f"batch_size must be a Python int (it fixes the batch's shape), got {batch_size!r}: under "
+                        "jax.jit pass static_argnames='batch_size', or bind it with functools.partial")
+    if not isinstance(size, jax.core.Tracer) and int(size) == 0:
+        raise ValueError("the buffer is empty: add transitions before sampling (inside jax.jit an empty buffer "
+                         "samples index 0 with weight 0)")
+
+
+def _single(add):
+    def add_one(state, transition: Transition):
+        """Add one transition (no batch axis)."""
+        return add(state, jax.tree.map(lambda x: jnp.asarray(x)[None], transition))
+    return add_one
+
+
 def make_uniform_buffer(capacity: int) -> ReplayBuffer:
-    """A ring buffer sampled uniformly with replacement; weights are all ones."""
+    """A ring buffer sampled uniformly with replacement; weights are all ones (zeros while empty)."""
 
     def init(example: Transition) -> RingState:
         return ring_init(example, capacity)
@@ -73,14 +112,16 @@ def make_uniform_buffer(capacity: int) -> ReplayBuffer:
         return ring_add(state, batch)[0]
 
     def sample(state: RingState, key: jax.Array, batch_size: int):
+        _check_sample(state.size, batch_size)
         indices = jax.random.randint(key, (batch_size,), 0, jnp.maximum(state.size, 1))
-        return ring_gather(state, indices), indices, jnp.ones((batch_size,), jnp.float32)
+        weights = jnp.full((batch_size,), jnp.where(state.size > 0, 1.0, 0.0), jnp.float32)
+        return ring_gather(state, indices), indices, weights
 
     def update(state: RingState, indices, abs_td) -> RingState:
         del indices, abs_td
         return state
 
-    return ReplayBuffer(init, add, sample, update, capacity)
+    return ReplayBuffer(init, add, _single(add), sample, update, capacity)
 
 
 def make_prioritized_buffer(capacity: int, alpha: float = 0.6, beta: float = 0.4) -> ReplayBuffer:
@@ -105,10 +146,11 @@ def make_prioritized_buffer(capacity: int, alpha: float = 0.6, beta: float = 0.4
         )
 
     def sample(state: PrioritizedState, key: jax.Array, batch_size: int):
+        _check_sample(state.ring.size, batch_size)
         indices = jnp.minimum(sum_tree.sample(state.sums, key, batch_size), jnp.maximum(state.ring.size - 1, 0))
         probs = sum_tree.leaves(state.sums, indices) / sum_tree.total(state.sums)
         weights = (state.ring.size.astype(jnp.float32) * probs) ** -beta
-        weights = weights / jnp.max(weights)
+        weights = jnp.where(state.ring.size > 0, weights / jnp.max(weights), 0.0)
         return ring_gather(state.ring, indices), indices, weights
 
     def update(state: PrioritizedState, indices: jax.Array, abs_td: jax.Array) -> PrioritizedState:
@@ -118,7 +160,7 @@ def make_prioritized_buffer(capacity: int, alpha: float = 0.6, beta: float = 0.4
             maxima=sum_tree.set_leaves(state.maxima, indices, priority, jnp.max),
         )
 
-    return ReplayBuffer(init, add, sample, update, capacity)
+    return ReplayBuffer(init, add, _single(add), sample, update, capacity)
 
 
 def ring_of(state) -> RingState:
@@ -136,3 +178,7 @@ def bytes_per_transition(state) -> float:
     ring = ring_of(state)
     capacity = jax.tree.leaves(ring.data)[0].shape[0]
     return sum(x.nbytes for x in jax.tree.leaves(state)) / capacity
+
+
+__all__ = ["PrioritizedState", "ReplayBuffer", "RingState", "Transition", "bytes_per_transition", "example_transition",
+           "make_prioritized_buffer", "make_uniform_buffer", "ring_of", "with_ring"]

@@ -11,12 +11,18 @@ recomputed from their children, never adjusted by deltas, so float error cannot 
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 
 BRANCHING = 16
 
-Tree = tuple  # of float32 arrays, leaves first
+
+class Tree(NamedTuple):
+    """A wide segment tree: ``levels[0]`` holds the leaves, ``levels[-1]`` a single block."""
+
+    levels: tuple  # of float32 arrays, leaves first
 
 
 def level_sizes(capacity: int) -> tuple[int, ...]:
@@ -32,16 +38,16 @@ def level_sizes(capacity: int) -> tuple[int, ...]:
 
 
 def init(capacity: int) -> Tree:
-    return tuple(jnp.zeros((size,), jnp.float32) for size in level_sizes(capacity))
+    return Tree(tuple(jnp.zeros((size,), jnp.float32) for size in level_sizes(capacity)))
 
 
 def total(tree: Tree, reduce=jnp.sum) -> jax.Array:
     """The sum (or, with ``reduce=jnp.max``, the maximum) of all leaves."""
-    return reduce(tree[-1])
+    return reduce(tree.levels[-1])
 
 
 def leaves(tree: Tree, indices: jax.Array) -> jax.Array:
-    return tree[0][indices]
+    return tree.levels[0][indices]
 
 
 def _blocks(level: jax.Array, block_indices: jax.Array) -> jax.Array:
@@ -52,12 +58,13 @@ def _blocks(level: jax.Array, block_indices: jax.Array) -> jax.Array:
 def set_leaves(tree: Tree, indices: jax.Array, values: jax.Array, reduce=jnp.sum) -> Tree:
     """Write ``values`` at leaf ``indices`` (a batch) and recompute every ancestor with ``reduce``."""
     index = indices.astype(jnp.int32)
-    levels = [tree[0].at[index].set(values.astype(tree[0].dtype))]
-    for parent_level in tree[1:]:
+    bottom = tree.levels[0]
+    levels = [bottom.at[index].set(values.astype(bottom.dtype))]
+    for parent_level in tree.levels[1:]:
         parent = index // BRANCHING
         levels.append(parent_level.at[parent].set(reduce(_blocks(levels[-1], parent), axis=1)))
         index = parent
-    return tuple(levels)
+    return Tree(tuple(levels))
 
 
 def find(tree: Tree, targets: jax.Array) -> jax.Array:
@@ -69,7 +76,7 @@ def find(tree: Tree, targets: jax.Array) -> jax.Array:
     never returned while any leaf is positive.
     """
     block = jnp.zeros(targets.shape, jnp.int32)
-    for level in reversed(tree):
+    for level in reversed(tree.levels):
         children = _blocks(level, block)
         prefix = jnp.cumsum(children, axis=1)
         child = jnp.sum(prefix <= targets[:, None], axis=1, dtype=jnp.int32)

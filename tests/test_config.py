@@ -107,7 +107,7 @@ def test_loading_without_importing_the_game_runs_none_of_its_code(tmp_path):
                     "def create_game():\n    pass\n")
     text = TINY_CONFIG.replace('module = "tinygame"', 'module = "noisy_game"').replace(
         'factory = "tinygame:build"', 'factory = "noisy_game:create_game"')
-    text = text.replace(f'path = "', f'path = "{tmp_path.as_posix()}"\n# was: path = "', 1)
+    text = text.replace('path = "', f'path = "{tmp_path.as_posix()}"\n# was: path = "', 1)
     run = make_run(tmp_path, text)
     config = load_config(run, import_game=False)
     assert config.game["module"] == "noisy_game" and config.metadata.reward == "points"

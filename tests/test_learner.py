@@ -114,7 +114,7 @@ def test_fused_train_step_updates_priorities_and_does_not_retrace():
     assert int(buf.ring.size) == 64
     assert np.isfinite(float(metrics.loss))
     # priorities moved away from the initial 1.0 for sampled items
-    leaves = np.asarray(buf.maxima[0])[:64]
+    leaves = np.asarray(buf.maxima.levels[0])[:64]
     assert np.any(np.abs(leaves - 1.0) > 1e-3)
 
 
@@ -139,7 +139,7 @@ def test_pending_priorities_match_immediate_writes():
         state, buf, metrics, pending = step(state, buf, key, None, pending)
         np.testing.assert_allclose(metrics.loss, m.loss, rtol=1e-5)
     buf = flush(buffer, buf, pending)
-    for level, ref_level in zip(buf.sums, ref_buf.sums):
+    for level, ref_level in zip(buf.sums.levels, ref_buf.sums.levels):
         np.testing.assert_allclose(level, ref_level, rtol=1e-5)
 
 
@@ -162,3 +162,18 @@ def test_all_finite_checks_every_leaf():
     assert bool(all_finite(tree))
     for bad in (jnp.nan, jnp.inf, -jnp.inf):
         assert not bool(all_finite({**tree, "b": [jnp.zeros(4), jnp.array([0.0, bad, 1.0])]}))
+
+
+def test_make_update_has_defaults_and_can_keep_the_callers_state():
+    net = make_network(SMALL_SPEC)
+    opt = make_optimizer(1e-3)
+    batch = random_transitions(np.random.default_rng(0), SMALL_SPEC, 8)
+    state = init_learner(jax.random.PRNGKey(0), net, opt)
+    kept = make_update(net, opt, donate=False)  # gamma 0.99, the target left to the caller
+    new, _ = kept(state, batch, None)
+    assert float(jnp.sum(jax.tree.leaves(state.params)[0])) == float(jnp.sum(jax.tree.leaves(state.params)[0]))
+    donating = make_update(net, opt)
+    donating(state, batch, None)
+    with pytest.raises(RuntimeError, match="deleted"):
+        jax.tree.leaves(state.params)[0] + 1  # donated: the caller's arrays are gone, as documented
+    assert int(new.step) == 1

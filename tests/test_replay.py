@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -92,15 +93,16 @@ def test_new_items_get_exact_current_max_priority():
 def test_tree_nodes_always_hold_the_sum_or_max_of_their_children(capacity, updates, reduce):
     fn = {"sum": jnp.sum, "max": jnp.max}[reduce]
     tree = sum_tree.init(capacity)
-    assert [len(level) for level in tree] == list(sum_tree.level_sizes(capacity))
+    assert isinstance(tree, sum_tree.Tree)
+    assert [len(level) for level in tree.levels] == list(sum_tree.level_sizes(capacity))
     leaves = np.zeros(capacity, np.float32)
     set_leaves = jax.jit(sum_tree.set_leaves, static_argnums=3)
     for i, v in updates:
         i = i % capacity
         tree = set_leaves(tree, jnp.array([i]), jnp.array([v], jnp.float32), fn)
         leaves[i] = v
-    np.testing.assert_array_equal(np.asarray(tree[0])[:capacity], leaves)
-    for child, parent in zip(tree[:-1], tree[1:]):
+    np.testing.assert_array_equal(np.asarray(tree.levels[0])[:capacity], leaves)
+    for child, parent in zip(tree.levels[:-1], tree.levels[1:]):
         blocks = np.asarray(child).reshape(-1, sum_tree.BRANCHING)
         expected = blocks.sum(1) if reduce == "sum" else blocks.max(1)
         np.testing.assert_allclose(np.asarray(parent)[:len(expected)], expected, rtol=1e-6)
@@ -146,3 +148,33 @@ def test_stored_bytes_per_transition_is_twentieth_of_reference():
     from jaxdqn.types import RowsObservation
     rows = RowsObservation(jnp.zeros((16,), jnp.int16), jnp.zeros((2,), jnp.float32))
     assert bytes_per_transition(buffer.init(example_transition(rows))) <= reference_bytes / 200
+
+
+def test_add_checks_shapes_and_add_one_takes_a_single_transition():
+    from helpers import SMALL_SPEC
+    buffer = make_prioritized_buffer(10)
+    one = jax.tree.map(lambda x: x[0], random_transitions(np.random.default_rng(0), SMALL_SPEC, 1))
+    state = buffer.init(example_transition(one.obs))
+    with pytest.raises(ValueError, match="batch of transitions.*buffer.add_one"):
+        buffer.add(state, one)  # used to store several copies, or nothing
+    state = buffer.add_one(state, one)
+    assert int(state.ring.size) == 1
+    np.testing.assert_array_equal(state.ring.data.reward[0], one.reward)
+    with pytest.raises(ValueError, match="shape"):
+        buffer.add(state, random_transitions(np.random.default_rng(0), SMALL_SPEC._replace(num_extras=5), 2))
+    state = jax.jit(buffer.add_one)(state, one)
+    assert int(state.ring.size) == 2
+
+
+@pytest.mark.parametrize("make", [make_uniform_buffer, make_prioritized_buffer])
+def test_sampling_an_empty_buffer_is_an_error_or_weightless(make):
+    from helpers import SMALL_SPEC
+    buffer = make(10)
+    one = jax.tree.map(lambda x: x[0], random_transitions(np.random.default_rng(0), SMALL_SPEC, 1))
+    state = buffer.init(example_transition(one.obs))
+    with pytest.raises(ValueError, match="the buffer is empty"):
+        buffer.sample(state, jax.random.PRNGKey(0), 4)
+    _, _, weights = jax.jit(buffer.sample, static_argnames="batch_size")(state, jax.random.PRNGKey(0), batch_size=4)
+    np.testing.assert_array_equal(weights, np.zeros(4))  # never NaN
+    with pytest.raises(TypeError, match="static_argnames='batch_size'"):
+        jax.jit(buffer.sample)(state, jax.random.PRNGKey(0), 4)

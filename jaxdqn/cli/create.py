@@ -97,9 +97,9 @@ def run(args) -> int:
         print(f"  observes    : the board and {preprocessing['observe_state']}")
     print(f"  architecture: {arch}, hidden layers {hidden}")
     if chars:
-        from jaxdqn.networks import describe
+        from jaxdqn.architecture import describe
         encoder, _ = build_encoder(factory, metadata, preprocessing, exploration_turns=0)
         spec = network_spec(encoder, hidden, metadata.num_actions, metadata.spatial)
-        print("\n".join("  " + line.removeprefix("[INIT] ") for line in describe(spec).splitlines()[1:]))
+        print("\n".join("  " + line.removeprefix("[INIT] ") for line in describe(spec, table=False).splitlines()[1:]))
     print(f"Next: jaxdqn train {run_dir}")
     return 0

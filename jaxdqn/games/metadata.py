@@ -74,7 +74,7 @@ def _is_str_list(value) -> bool:
     return isinstance(value, list) and all(isinstance(x, str) for x in value)
 
 
-def _check_reference(value, key: str, prefix: str, problems: list[Problem], what_it_names: str,
+def check_reference(value, key: str, prefix: str, problems: list[Problem], what_it_names: str,
                      import_modules: bool = True) -> None:
     """A "module:attr" string must have that shape, import, and name an existing attribute (the last
     two only with ``import_modules``)."""
@@ -160,10 +160,10 @@ def validate_metadata(data: dict, prefix: str = "metadata", import_modules: bool
         problems.append(Problem(f"{prefix}.board_size", f"{size!r} is not [width, height] of positive integers",
                                 "it fixes the network's input size", "board_size = [32, 16] (or remove it to measure)"))
     if data.get("factory") is not None:
-        _check_reference(data["factory"], "factory", prefix, problems, "the function that builds a new game",
+        check_reference(data["factory"], "factory", prefix, problems, "the function that builds a new game",
                          import_modules)
     if data.get("observation_function") is not None:
-        _check_reference(data["observation_function"], "observation_function", prefix, problems,
+        check_reference(data["observation_function"], "observation_function", prefix, problems,
                          "a function f(game) -> array that replaces the built-in observation", import_modules)
     return problems
 
@@ -265,7 +265,7 @@ def game_factory(module_name: str, factory: str | None = None, path: str | None 
     if factory:
         problems: list[Problem] = []
         import_game_module(module_name, path)  # put the game's folder on sys.path first
-        _check_reference(factory, "factory", "game", problems, "the function that builds a new game")
+        check_reference(factory, "factory", "game", problems, "the function that builds a new game")
         raise_if(problems, "the game settings")
         return resolve(factory)
     module = import_game_module(module_name, path)

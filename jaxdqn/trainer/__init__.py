@@ -10,11 +10,7 @@ update pipeline (:mod:`~jaxdqn.trainer.updates`), the schedules and the interval
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
-import random
-import secrets
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -22,26 +18,27 @@ import jax
 import numpy as np
 
 from jaxdqn import __version__
-from jaxdqn.assembly import RunParts, assemble
+from jaxdqn.assembly import RunParts, assemble, network_identity
 from jaxdqn.config import CONFIG_NAME, MODEL_DEFAULTS, TRAINING_KEYS, RunConfig, validate_model, validate_training
 from jaxdqn.device import select_device
-from jaxdqn.config_file import record_discovered, write_config
 from jaxdqn.errors import JaxdqnError, raise_if
 from jaxdqn.fingerprint import IncompatibleCheckpoint, check_compatible, fingerprint
 from jaxdqn.games.encoding import start_game
 from jaxdqn.games.env import VectorEnv
 from jaxdqn.games.metadata import GameMetadata
 from jaxdqn.memory import check_fits, observation_bytes
-from jaxdqn.rows import rows_dtype, stored_rows_width
-from jaxdqn.run.checkpoints import DamagedCheckpoint, checkpoint_name
+from jaxdqn.networks.migrate import PARAM_LAYOUT
+from jaxdqn.rows import rows_dtype
+from jaxdqn.run.checkpoints import checkpoint_name
+from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, REPLAY_LAYOUT, restore_state
 from jaxdqn.trainer.acting import HostActors
 from jaxdqn.trainer.lifecycle import RunDirectory
+from jaxdqn.trainer.progress import ProgressBar
+from jaxdqn.trainer.randomness import HostRandomness
 from jaxdqn.trainer.schedules import Schedules
 from jaxdqn.trainer.stats import EpisodeResult, Interval, StepRate, TrainingClock
 from jaxdqn.trainer.updates import UpdatePipeline
 from jaxdqn.types import RowsObservation
-
-REPLAY_LAYOUT = 2  # bump when the saved replay's arrays change shape or meaning
 
 
 class TrainingDiverged(JaxdqnError):
@@ -73,14 +70,10 @@ class DQNTrainer:
             raise
 
     def _build(self, game_factory, metadata, preprocessing, hyperparams) -> None:
-        self.seed_was_drawn = hyperparams.get("seed") is None
-        self.seed = secrets.randbelow(2**31) if self.seed_was_drawn else int(hyperparams["seed"])
-        random.seed(self.seed)  # retro games draw from the global random module
-        np.random.seed(self.seed % 2**32)
-        self._explore = random.Random(self.seed + 1)
-
+        self.randomness = HostRandomness(hyperparams.get("seed"))
+        self.seed = self.randomness.seed
         self.parts: RunParts = assemble(game_factory, metadata, preprocessing, hyperparams,
-                                        rng=random.Random(self.seed + 2))
+                                        rng=self.randomness.discovery())
         self.hp = self.parts.hp
         self.metadata = self.parts.metadata
         self.preprocessing = self.parts.game.preprocessing
@@ -90,29 +83,26 @@ class DQNTrainer:
         encoder.unknown_seen.clear()  # count what training meets, not this measurement
         self.games = VectorEnv([self.parts.game.env() for _ in range(self.hp["num_envs"])])
         self.env = self.games.envs[0]
-        self._write_config(game_factory)
+        self.run.write_config(self.parts, game_factory)
 
         self.device_choice = select_device(self.hp["device"])
         self.device = self.device_choice.device
         self._check_memory(occupied)
         self.pipeline = UpdatePipeline(self.parts, self.device, self.seed, occupied)
         self.schedules = Schedules(self.hp)
-        self.actors = HostActors(self.games, self.pipeline, self.schedules, self._explore, self.hp)
+        self.actors = HostActors(self.games, self.pipeline, self.schedules, self.randomness.explore, self.hp)
         self.total_training_seconds = 0.0
         self.start_episode = 1
         self.last_episode: EpisodeResult | None = None
         self.stopped_at: int | None = None
         self._resumed_from: str | None = None
         self.compile_seconds: float | None = None  # the first update's compile time, as last measured
-        self._compiled_this_session = False
         self._warned_characters: set[str] = set()
 
     def _check_memory(self, occupied: int) -> None:
         """Refuse a run that cannot fit, before allocating it (see :mod:`jaxdqn.memory`)."""
-        network = self.parts.network()
-        shapes = jax.eval_shape(network.init, jax.random.PRNGKey(0))
-        num_params = sum(math.prod(x.shape) for x in jax.tree.leaves(shapes))
-        width = stored_rows_width(self.spec, occupied)
+        num_params = sum(math.prod(shape) for shape in self.parts.param_shapes.values())
+        width = self.parts.rows_width(occupied)
         encoder = self.parts.game.encoder
         stored = RowsObservation(np.zeros(width, rows_dtype(self.spec)), encoder.empty().extras) if width \
             else encoder.empty()
@@ -153,22 +143,6 @@ class DQNTrainer:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _write_config(self, factory: Callable) -> None:
-        """Record measured values in config.toml, or write a whole one when the API made this run."""
-        path = self.run_dir / CONFIG_NAME
-        if path.exists():
-            record_discovered(path, self.parts.game.config_updates())
-            return
-        module = getattr(factory, "__module__", None) or "unknown"
-        game = {"module": module}
-        if getattr(factory, "__name__", "create_game") != "create_game":
-            game["factory"] = f"{module}:{factory.__qualname__}"
-        training = {k: v for k, v in self.hp.items() if k in TRAINING_KEYS and v is not None}
-        write_config(self.run_dir, game=game, metadata=self.metadata.to_dict(),
-                     preprocessing={k: v for k, v in self.preprocessing.items() if v is not None},
-                     hidden_sizes=list(self.hp["hidden_sizes"]), training=training,
-                     header=["Written by jaxdqn's DQNTrainer; edit freely (comments are kept)."])
-
     # ------------------------------------------------------------------ training
     def train(self, on_checkpoint: Callable[[dict], None] | None = None,
               on_episode: Callable[[], None] | None = None, stop=None) -> None:
@@ -201,12 +175,8 @@ class DQNTrainer:
     def _train(self, clock: TrainingClock, last: int, on_checkpoint, on_episode, stop) -> None:
         bar = None
         if on_checkpoint is None and on_episode is None:
-            from tqdm import tqdm
-            print("Training; press Ctrl+C to stop (a checkpoint is saved and nothing is lost).")
-            bar = tqdm(total=last, initial=self.start_episode - 1, unit="ep", dynamic_ncols=True)
-            bar._time = clock  # the bar's rate and ETA leave compilation out, as the log does
-            bar.start_t = bar.last_print_t = clock()
-            self.pipeline.compiling = functools.partial(self._compiling_notice, bar)
+            bar = ProgressBar(last, self.start_episode - 1, clock, self.compile_seconds)
+            self.pipeline.compiling = bar.compiling
         interval = Interval(clock())
         rate = StepRate(clock())
         saving = stop.saving if stop is not None else contextlib.nullcontext
@@ -229,9 +199,8 @@ class DQNTrainer:
             if on_episode:
                 on_episode()
             if bar is not None:
-                bar.set_postfix(reward=f"{result.reward:.1f}", eps=f"{self.epsilon:.3f}",
-                                loss=f"{result.avg_loss:.3f}", steps_s=f"{steps_per_second:,.0f}", refresh=False)
-                bar.update(1)
+                bar.episode(result, self.epsilon, steps_per_second)
+                self.compile_seconds = bar.compile_seconds
             if episode % self.hp["checkpoint_every"] == 0 or episode == last or stopping:
                 now = clock()
                 self.total_training_seconds += now - interval.start
@@ -251,6 +220,7 @@ class DQNTrainer:
         finally:
             if bar is not None:
                 bar.close()
+                self.pipeline.compiling = contextlib.nullcontext
 
     def _warn_unknown_characters(self) -> None:
         """A board character outside character_set is ignored: say so once per character, in the log."""
@@ -260,37 +230,17 @@ class DQNTrainer:
                            f"character_set in {CONFIG_NAME} and start fresh (jaxdqn clean {self.run_dir})")
             self._warned_characters.add(ch)
 
-    @contextlib.contextmanager
-    def _compiling_notice(self, bar):
-        """Say so on the bar while an update compiles (the first ones of a session take seconds)."""
-        known = self.compile_seconds
-        bar.set_description_str("compiling the training step (" + (
-            f"about {known:.0f} s)" if known is not None else "first call, usually under a minute)"))
-        bar.refresh()
-        start = time.perf_counter()
-        yield
-        if not self._compiled_this_session:  # the session's first compile is the one to expect next time
-            self.compile_seconds = time.perf_counter() - start
-            self._compiled_this_session = True
-        bar.set_description_str("")
-
     def _start_session(self) -> None:
-        """training.log: the header for a new log, the seed for a fresh start, the marker, then the notes."""
-        if self.log.is_new:
-            from jaxdqn.networks import describe
-            header = [describe(self.spec, self.metadata.actions), f"[INIT] Device: {self.device_choice.description}"]
-            if self.device_choice.note:
-                header.append(f"[INIT] {self.device_choice.note}")
-            for key, value in self.parts.game.discovered.items():
-                header.append(f"[INIT] {key} not given: measured {value} and recorded in {CONFIG_NAME}")
-            self.log.write(*header)
-        if self._resumed_from is None:
-            self.log.write(f"[INIT] seed = {self.seed} (drawn; add seed = {self.seed} to [training] to repeat this "
-                           "run)" if self.seed_was_drawn else f"[INIT] seed = {self.seed}")
-        self.log.marker(self._resumed_from)
-        if self.run.notes:
-            self.log.write(*self.run.notes)
-            self.run.notes = []
+        from jaxdqn.architecture import describe
+        network = self.parts.network
+        header = [describe(self.spec, self.metadata.actions, network, source=network_identity(network)),
+                  f"[INIT] Device: {self.device_choice.description}"]
+        if self.device_choice.note:
+            header.append(f"[INIT] {self.device_choice.note}")
+        for key, value in self.parts.game.discovered.items():
+            header.append(f"[INIT] {key} not given: measured {value} and recorded in {CONFIG_NAME}")
+        seed_line = None if self._resumed_from else self.randomness.log_line()  # a resume continues saved states
+        self.run.start_session(header, seed_line, self._resumed_from)
 
     # ------------------------------------------------------------------ checkpoints
     def resume(self, checkpoint: str | None = None) -> str | None:
@@ -300,23 +250,7 @@ class DQNTrainer:
         Damaged checkpoints are skipped and kept under another name, checkpoints newer than the one
         resumed from are set aside, and training.log lines past it are dropped; all noted in the log.
         """
-        damaged: list[DamagedCheckpoint] = []
-        for episode in self.run.resume_candidates(checkpoint):
-            try:
-                self.load_checkpoint(checkpoint_name(episode))
-            except DamagedCheckpoint as exc:
-                if checkpoint is not None:
-                    others = [n for n in self.checkpoints.names() if n != exc.name]
-                    raise JaxdqnError(f"{exc}. " + (f"Resume from another one: jaxdqn train {self.run_dir} "
-                                                    f"--checkpoint {others[-1]}" if others else
-                                                    f"Start fresh with: jaxdqn clean {self.run_dir}")) from None
-                damaged.append(exc)
-                continue
-            self.run.after_resuming(episode, damaged)
-            return self._resumed_from
-        if damaged:
-            raise self.run.none_restores(damaged)
-        return None
+        return self.run.resume(self.load_checkpoint, checkpoint)
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Resume from a checkpoint (a directory like ``checkpoints/ep_0100`` or its name).
@@ -332,13 +266,15 @@ class DQNTrainer:
         check_compatible(meta.get("config", {}), self.parts.snapshot(), name, self.run_dir)
         saved_width = meta.get("rows_width", 0)
         # Replay saved in an older layout (before row lists and 16-way trees) is not read back.
-        readable = meta.get("replay_layout") == REPLAY_LAYOUT and bool(saved_width) == bool(pipeline.rows_width)
+        readable = (meta.get("replay_layout") in READABLE_REPLAY_LAYOUTS
+                    and bool(saved_width) == bool(pipeline.rows_width))
         with jax.default_device(self.device):
             replay_template = None
             if self.hp["save_replay_buffer"] and readable:
                 replay_template = (pipeline.replay if saved_width == pipeline.rows_width
                                    else pipeline.empty_replay(saved_width))
-            state, meta, replay = self.checkpoints.restore(episode, pipeline.state(), replay_template)
+            state, meta, replay = restore_state(self.checkpoints, episode, meta, self.spec, pipeline.optimizer,
+                                                pipeline.state(), replay_template)
         pipeline.load(state, replay, int(meta.get("buffer_items", 0)), saved_width)
         self.actors.total_steps = int(meta["total_steps"])
         self.total_training_seconds = float(meta["total_training_seconds"])
@@ -349,10 +285,7 @@ class DQNTrainer:
         self.start_episode = int(meta["episode"]) + 1
         saved_hp = meta.get("hyperparams", {})
         self.schedules.load(meta, saved_hp)
-        random.setstate(_to_tuple(meta["python_random"]))
-        self._explore.setstate(_to_tuple(meta["explore_random"]))
-        np.random.set_state(tuple(meta["numpy_random"][:1]) + (np.asarray(meta["numpy_random"][1], np.uint32),)
-                            + tuple(meta["numpy_random"][2:]))
+        self.randomness.load(meta)
         if replay is None and self.hp["save_replay_buffer"]:
             why = "has no replay buffer" if readable or not self.checkpoints.has_replay(episode) else \
                 "holds its replay buffer in an older layout"
@@ -372,14 +305,14 @@ class DQNTrainer:
         meta = {
             "episode": episode, "total_steps": self.total_steps, **self.schedules.state(),
             "total_training_seconds": self.total_training_seconds, "buffer_items": self.pipeline.buffer_items,
-            "rows_width": self.pipeline.rows_width, "replay_layout": REPLAY_LAYOUT,
-            "python_random": random.getstate(), "explore_random": self._explore.getstate(),
-            "numpy_random": _numpy_state(), "config": snap, "fingerprint": fingerprint(snap),
+            "rows_width": self.pipeline.rows_width, "replay_layout": REPLAY_LAYOUT, "param_layout": PARAM_LAYOUT,
+            **self.randomness.state(), "config": snap, "fingerprint": fingerprint(snap),
             "hyperparams": {k: v for k, v in self.hp.items() if k in TRAINING_KEYS},
             "seed": self.seed, "jaxdqn_version": __version__, "device": self.device_choice.kind,
             "compile_seconds": self.compile_seconds,
             "unknown_characters": dict(self.parts.game.encoder.unknown_seen),
         }
+
         def before_commit():
             self.run.metrics.flush()
             self.log.write(log_line)
@@ -393,15 +326,6 @@ class DQNTrainer:
             f"training diverged in episode {episode}: the loss became NaN or infinite. {kept}\n"
             "Likely causes: a learning_rate that is too high (try 10x smaller), or rewards that are very large "
             "per step (scale the game's reward down to roughly -10..+50 per step).")
-
-
-def _to_tuple(value):
-    return tuple(_to_tuple(v) for v in value) if isinstance(value, list) else value
-
-
-def _numpy_state() -> list:
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    return [name, keys.tolist(), int(pos), int(has_gauss), float(gauss)]
 
 
 def trainer_from_config(config: RunConfig) -> DQNTrainer:

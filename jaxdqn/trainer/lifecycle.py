@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
-from jaxdqn.config import CONFIG_NAME
+from jaxdqn.assembly import network_identity
+from jaxdqn.config import CONFIG_NAME, TRAINING_KEYS
+from jaxdqn.config_file import record_discovered, write_config
 from jaxdqn.errors import JaxdqnError
 from jaxdqn.run.checkpoints import Checkpoints, DamagedCheckpoint, checkpoint_name
 from jaxdqn.run.lock import RunLock
@@ -61,11 +64,64 @@ class RunDirectory:
         self.checkpoints = Checkpoints(self.path / "checkpoints", keep=keep_checkpoints)
         self.notes: list[str] = self.checkpoints.recover(self.log.checkpoint_episodes())
 
-    def resume_candidates(self, checkpoint: str | None) -> list[int]:
-        """The checkpoint asked for, or every checkpoint, newest first."""
+    def write_config(self, parts, factory) -> None:
+        """Record measured values in config.toml, or write a whole one when the Python API made this run."""
+        path = self.path / CONFIG_NAME
+        if path.exists():
+            record_discovered(path, parts.game.config_updates())
+            return
+        module = getattr(factory, "__module__", None) or "unknown"
+        game = {"module": module}
+        if getattr(factory, "__name__", "create_game") != "create_game":
+            game["factory"] = f"{module}:{factory.__qualname__}"
+        header = ["Written by jaxdqn's DQNTrainer; edit freely (comments are kept)."]
+        custom = network_identity(parts.network)
+        if custom:
+            header.append(f"Trained with your module {custom}: for jaxdqn play and eval, add to [model] "
+                          'network = "package.module:attribute" naming it (or a function of the spec returning it).')
+        write_config(self.path, game=game, metadata=parts.metadata.to_dict(),
+                     preprocessing={k: v for k, v in parts.game.preprocessing.items() if v is not None},
+                     hidden_sizes=list(parts.hp["hidden_sizes"]),
+                     training={k: v for k, v in parts.hp.items() if k in TRAINING_KEYS and v is not None},
+                     header=header)
+
+    def start_session(self, header: list[str], seed_line: str | None, resumed_from: str | None) -> None:
+        """training.log for a session that trains: the header for a new log, the seed for a fresh start,
+        the session's marker, then the notes gathered while opening and resuming."""
+        if self.log.is_new:
+            self.log.write(*header)
+        if seed_line is not None:
+            self.log.write(seed_line)
+        self.log.marker(resumed_from)
+        if self.notes:
+            self.log.write(*self.notes)
+            self.notes = []
+
+    def resume(self, load: Callable[[str], None], checkpoint: str | None = None) -> str | None:
+        """``load(name)`` the checkpoint asked for, or else the newest that restores; its name, or None
+        when there is none. Damaged ones are skipped (and named: set aside if newer, or in the error
+        when none restores); a damaged chosen one is an error that suggests another."""
         if checkpoint is not None:
-            return [self.checkpoints.resolve(checkpoint)]
-        return list(reversed(self.checkpoints.steps()))
+            candidates = [self.checkpoints.resolve(checkpoint)]
+        else:
+            candidates = list(reversed(self.checkpoints.steps()))
+        damaged: list[DamagedCheckpoint] = []
+        for episode in candidates:
+            try:
+                load(checkpoint_name(episode))
+            except DamagedCheckpoint as exc:
+                if checkpoint is not None:
+                    others = [n for n in self.checkpoints.names() if n != exc.name]
+                    raise JaxdqnError(f"{exc}. " + (f"Resume from another one: jaxdqn train {self.path} "
+                                                    f"--checkpoint {others[-1]}" if others else
+                                                    f"Start fresh with: jaxdqn clean {self.path}")) from None
+                damaged.append(exc)
+                continue
+            self.after_resuming(episode, damaged)
+            return checkpoint_name(episode)
+        if damaged:
+            raise self.none_restores(damaged)
+        return None
 
     def after_resuming(self, episode: int, damaged: list[DamagedCheckpoint]) -> None:
         """Checkpoints newer than the one resumed from are set aside (kept, never overwritten) and log

@@ -20,7 +20,7 @@ import numpy as np
 from jaxdqn import learner
 from jaxdqn.acting import make_greedy
 from jaxdqn.replay import ring_of, with_ring
-from jaxdqn.rows import BoardOutgrewRows, as_rows, rows_dtype, rows_width, stored_rows_width, widen_rows
+from jaxdqn.rows import BoardOutgrewRows, as_rows, rows_dtype, rows_width, widen_rows
 from jaxdqn.types import Observation, RowsObservation, Transition, example_transition
 
 
@@ -64,10 +64,10 @@ class UpdatePipeline:
     def __init__(self, parts, device, seed: int, occupied: int):
         hp, spec = parts.hp, parts.spec
         self.hp, self.spec, self.device = hp, spec, device
-        self.rows_width = stored_rows_width(spec, occupied)
-        self.network = parts.network()
+        self.rows_width = parts.rows_width(occupied)
+        self.network = parts.network
         self.buffer = parts.buffer()
-        optimizer = parts.optimizer()
+        self.optimizer = optimizer = parts.optimizer()
         core = learner.make_train_step(self.network, optimizer, self.buffer, batch_size=hp["batch_size"],
                                        gamma=hp["gamma"], double_dqn=hp["double_dqn"], jit=False)
         self.step_fn = jax.jit(functools.partial(_fused_step, core_step=core), donate_argnums=(0, 1))

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from runs import TINYGAME, tiny_env
-from jaxdqn.errors import JaxdqnError
 from jaxdqn.games.encoding import ObservationEncoder, UnknownCharacterError, discover_character_set, start_game
 from jaxdqn.games.env import GameEnv
 from jaxdqn.games.metadata import GameMetadata, game_factory, load_pyproject_metadata

@@ -1,8 +1,5 @@
-from pathlib import Path
-
 import pytest
 
-from runs import TINYGAME
 from jaxdqn.errors import ConfigError, JaxdqnError
 from jaxdqn.games.metadata import GameMetadata, game_factory, import_game_module, load_pyproject_metadata
 

@@ -1,30 +1,18 @@
-"""Q-networks as pure ``init``/``apply`` functions over compact observations.
+"""The Q-networks as they were before flax (jaxdqn 0.1.0, commit b31983f): a test oracle.
 
-An observation is stored compactly (one ``uint8`` per board cell, 0 = empty,
-1..C = a character, plus float32 extras), or for an MLP as the short list of its
-one-hot input's nonzero rows (:class:`RowsObservation`). Either way the network
-computes exactly what the reference's PyTorch model computes from its dense float
-input, while replay memory stays small.
+Kept verbatim (init and apply only) so tests can show the flax modules compute the same
+Q-values and updates from the same parameters, and that old checkpoints migrate exactly.
 """
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from jaxdqn.types import NetworkSpec, Observation, RowsObservation
+from jaxdqn.types import NetworkSpec, Observation, RowsObservation  # noqa: F401 - annotations
 
 Params = dict
-
-
-class Network(NamedTuple):
-    """A pair of pure functions, in the style of Haiku's ``Transformed``."""
-
-    init: Callable[[jax.Array], Params]
-    apply: Callable[[Params, Observation], jax.Array]
-    spec: NetworkSpec
 
 
 def one_hot_board(board: jax.Array, num_channels: int, dtype=jnp.float32) -> jax.Array:
@@ -182,52 +170,3 @@ def apply(params: Params, spec: NetworkSpec, obs: Observation | RowsObservation)
     for layer in layers[:-1]:
         x = jax.nn.relu(x @ layer["w"] + layer["b"])
     return x @ layers[-1]["w"] + layers[-1]["b"]
-
-
-def make_network(spec: NetworkSpec) -> Network:
-    """Bind ``spec`` into pure ``init(key)`` and ``apply(params, obs)`` functions."""
-    return Network(
-        init=lambda key: init_params(key, spec),
-        apply=lambda params, obs: apply(params, spec, obs),
-        spec=spec,
-    )
-
-
-def count_params(params) -> int:
-    """Number of scalars in a parameter pytree (arrays or shape structs)."""
-    return sum(math.prod(x.shape) for x in jax.tree.leaves(params))
-
-
-def describe(spec: NetworkSpec, actions: list[str] | None = None) -> str:
-    """A short, human-readable account of the architecture and why it was chosen."""
-    lines = ["[INIT] === Network Architecture ==="]
-    if spec.has_board:
-        lines.append(
-            f"[INIT] Board: {spec.board_width}x{spec.board_height} cells, "
-            f"{spec.num_channels} channels (one-hot per cell)"
-        )
-    else:
-        lines.append("[INIT] Board: not observed (state values only)")
-    lines.append(f"[INIT] Observed state values: {spec.num_extras}  |  Actions (with no-op): {spec.num_actions}")
-    mlp_in = _mlp_input_size(spec)
-    if spec.spatial:
-        conv_out = mlp_in - spec.num_extras
-        lines.append("[INIT] spatial = true: convolutional network")
-        lines.append("[INIT] Why: the board is a 2-D scene, and 3x3 convolutions see nearby walls and")
-        lines.append("[INIT]   items with far fewer weights than a fully connected layer would need.")
-        lines.append(
-            f"[INIT] CNN: Conv3x3({spec.num_channels}->{CONV_CHANNELS[0]}) ReLU "
-            f"Conv3x3({CONV_CHANNELS[0]}->{CONV_CHANNELS[1]}) ReLU, same padding -> {conv_out} features"
-        )
-    else:
-        lines.append("[INIT] spatial = false: fully connected network (MLP)")
-        lines.append("[INIT] Why: a flat MLP over the whole observation is enough when layout")
-        lines.append("[INIT]   matters less than which cells hold what.")
-    chain = " -> ".join(str(s) for s in [mlp_in, *spec.hidden_sizes, spec.num_actions])
-    lines.append(f"[INIT] MLP: {chain} (ReLU between layers)")
-    shapes = jax.eval_shape(lambda: init_params(jax.random.PRNGKey(0), spec))
-    lines.append(f"[INIT] Parameters: {count_params(shapes):,}")
-    if actions is not None:
-        lines.append(f"[INIT] Actions: {list(actions)} + (no-op)")
-    return "\n".join(lines)
-

@@ -1,0 +1,49 @@
+"""Reading a checkpoint's training state back, whatever jaxdqn version wrote it.
+
+A checkpoint's metadata records the layout of its parameters (``param_layout``) and of its
+replay buffer (``replay_layout``). Older layouts are restored into templates of their own
+shape and then moved into today's, so nothing a user trained is lost by an upgrade.
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from jaxdqn import learner
+from jaxdqn.networks.migrate import PARAM_LAYOUT, legacy_params_shapes, migrate_tree
+from jaxdqn.replay import PrioritizedState
+from jaxdqn.sum_tree import Tree
+
+REPLAY_LAYOUT = 3  # bump when the saved replay's arrays change shape or meaning
+READABLE_REPLAY_LAYOUTS = (2, 3)  # 2: sum trees saved as bare tuples of levels
+
+
+def _untyped_trees(replay):
+    """A layout-2 template: the same arrays with each sum tree as a bare tuple."""
+    if isinstance(replay, PrioritizedState):
+        return replay._replace(sums=replay.sums.levels, maxima=replay.maxima.levels)
+    return replay
+
+
+def _typed_trees(replay):
+    if isinstance(replay, PrioritizedState) and not isinstance(replay.sums, Tree):
+        return replay._replace(sums=Tree(tuple(replay.sums)), maxima=Tree(tuple(replay.maxima)))
+    return replay
+
+
+def restore_state(checkpoints, episode: int, meta: dict, spec, optimizer, state_template, replay_template=None):
+    """``(state, meta, replay)`` of checkpoint ``episode`` in today's layouts (``meta`` is its metadata, read
+    first). ``replay_template`` is ignored unless the saved replay's layout can be read."""
+    legacy = meta.get("param_layout") != PARAM_LAYOUT
+    if legacy:
+        old = legacy_params_shapes(spec)
+        state_template = {"learner": learner.LearnerState(old, old, optimizer.init(old), jnp.zeros((), jnp.int32)),
+                          "key": state_template["key"]}
+    layout = meta.get("replay_layout")
+    if layout not in READABLE_REPLAY_LAYOUTS:
+        replay_template = None
+    elif layout == 2 and replay_template is not None:
+        replay_template = _untyped_trees(replay_template)
+    state, meta, replay = checkpoints.restore(episode, state_template, replay_template)
+    if legacy:
+        state = migrate_tree(state, spec)
+    return state, meta, _typed_trees(replay) if replay is not None else None

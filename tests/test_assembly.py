@@ -1,0 +1,97 @@
+import sys
+
+import flax.linen as nn
+import jax.numpy as jnp
+import pytest
+
+from runs import TINY_CONFIG, TINYGAME, make_run
+from jaxdqn.assembly import assemble_config
+from jaxdqn.config import load_config
+from jaxdqn.errors import ConfigError
+from jaxdqn.fingerprint import IncompatibleCheckpoint
+from jaxdqn.games.metadata import GameMetadata, game_factory
+from jaxdqn.networks import one_hot_board
+from jaxdqn.trainer import DQNTrainer, trainer_from_config
+
+NETWORKS = '''
+import flax.linen as nn
+import jax.numpy as jnp
+from jaxdqn.networks import one_hot_board
+
+
+class Dueling(nn.Module):
+    """A dueling head over the one-hot board and the extras."""
+    spec: object
+
+    @nn.compact
+    def __call__(self, obs):
+        board = one_hot_board(obs.board, self.spec.num_channels).reshape(obs.board.shape[0], -1)
+        x = nn.relu(nn.Dense(32)(jnp.concatenate([board, obs.extras], -1)))
+        value, advantage = nn.Dense(1)(x), nn.Dense(self.spec.num_actions)(x)
+        return value + advantage - advantage.mean(-1, keepdims=True)
+
+
+class Seven(nn.Module):
+    @nn.compact
+    def __call__(self, obs):
+        return nn.Dense(7)(obs.extras)
+
+
+def wrong_width(spec):
+    return Seven()
+'''
+
+
+@pytest.fixture
+def networks_module(tmp_path):
+    (tmp_path / "my_networks.py").write_text(NETWORKS)
+    sys.path.insert(0, str(tmp_path))
+    yield
+    sys.path.remove(str(tmp_path))
+    sys.modules.pop("my_networks", None)
+
+
+def test_a_network_of_your_own_from_config_trains_saves_and_plays(tmp_path, networks_module, capsys):
+    from jaxdqn.cli import main
+    text = TINY_CONFIG.replace("hidden_sizes = [16]", 'hidden_sizes = [16]\nnetwork = "my_networks:Dueling"')
+    run = make_run(tmp_path, text, training_episodes=10)
+    with trainer_from_config(load_config(run)) as trainer:
+        assert not trainer.parts.network.builtin and trainer.pipeline.rows_width == 0  # boards, not row lists
+        trainer.train(on_episode=lambda: None)
+    log = (run / "training.log").read_text()
+    assert "network = 'my_networks.Dueling': your own module" in log and "Dense_0" in log
+    assert main(["play", str(run), "--headless"]) == 0 and "played 12 turns" in capsys.readouterr().out
+    (run / "config.toml").write_text((run / "config.toml").read_text().replace('network = "my_networks:Dueling"\n', ""))
+    with trainer_from_config(load_config(run)) as trainer, pytest.raises(IncompatibleCheckpoint) as err:
+        trainer.resume()
+    assert "model.network" in str(err.value) and "was: 'my_networks.Dueling'" in str(err.value)
+
+
+@pytest.mark.parametrize("reference, words", [("my_networks:wrong_width", "returns shape (2, 7)"),
+                                              ("my_networks:missing", "no attribute"),
+                                              ("my_networks", "is not of the form")])
+def test_a_network_that_does_not_fit_is_named(tmp_path, networks_module, reference, words):
+    text = TINY_CONFIG.replace("hidden_sizes = [16]", f'hidden_sizes = [16]\nnetwork = "{reference}"')
+    with pytest.raises(ConfigError) as err:
+        config = load_config(make_run(tmp_path, text))
+        assemble_config(config).network
+    assert "model.network" in str(err.value) and words in str(err.value)
+
+
+def test_the_trainer_takes_a_flax_module(tmp_path):
+    class Linear(nn.Module):
+        @nn.compact
+        def __call__(self, obs):
+            board = one_hot_board(obs.board, 4).reshape(obs.board.shape[0], -1)
+            return nn.Dense(3)(jnp.concatenate([board, obs.extras], -1))
+
+    sys.path.insert(0, str(TINYGAME))
+    try:
+        meta = GameMetadata(["KEY_LEFT", "KEY_RIGHT"], "points", character_set=["A", "B", "C", "P"])
+        with DQNTrainer(game_factory("tinygame", "tinygame:build"), meta, tmp_path / "api",
+                        {"observe_state": ["where"]}, network=Linear(), training_episodes=3, batch_size=8,
+                        seed=1) as trainer:
+            trainer.train(on_episode=lambda: None)
+            assert set(trainer.pipeline.learner.params) == {"Dense_0"}
+    finally:
+        sys.path.remove(str(TINYGAME))
