@@ -36,9 +36,6 @@ class ConfigError(JaxdqnError, ValueError):
         tail = f"\n\n{self.footer}" if self.footer else ""
         return f"{head}\n\n{body}{tail}"
 
-    def fields(self) -> list[str]:
-        return [p.field for p in self.problems]
-
 
 def closest(name: str, candidates) -> str | None:
     """The most similar valid name, for 'did you mean' suggestions."""

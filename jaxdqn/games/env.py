@@ -82,9 +82,6 @@ class VectorEnv:
     def __len__(self) -> int:
         return len(self.envs)
 
-    def reset_all(self) -> Observation:
-        return stack([env.reset() for env in self.envs])
-
     def reset(self, index: int) -> Observation:
         return self.envs[index].reset()
 

@@ -47,10 +47,6 @@ class RunLock:
         self.path = self.run_dir / LOCK_NAME
         self._fd: int | None = None
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def acquire(self, doing: str = "trains") -> RunLock:
         """Take the lock or raise :class:`RunLocked` naming the process that holds it."""
         if self._fd is not None or fcntl is None:

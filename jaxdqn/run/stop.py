@@ -48,10 +48,6 @@ class StopRequests:
         return False
 
     # ------------------------------------------------------------------ use
-    def request(self) -> None:
-        """Ask the loop to stop after its current step (what the first Ctrl+C does)."""
-        self.requested = True
-
     @contextlib.contextmanager
     def saving(self):
         """A checkpoint is being written: a quit request waits until it is complete."""

@@ -31,8 +31,7 @@ def test_tinygame_multi_cell_hidden_agent_and_tuple_state():
 
 def test_vector_env_steps_games_in_lockstep():
     envs = VectorEnv([tiny_env()[0] for _ in range(3)])
-    obs = envs.reset_all()
-    assert obs.board.shape == (3, 4, 6)
+    assert [envs.reset(i).board.shape for i in range(3)] == [(4, 6)] * 3
     obs, rewards, dones = envs.step([0, 1, 2])
     np.testing.assert_array_equal(rewards, [-1, 1, 0])
     assert dones.shape == (3,) and not dones.any()

@@ -66,7 +66,7 @@ BAD_METADATA = [
 def test_bad_metadata_names_the_field_and_fix(data, field, words):
     with pytest.raises(ConfigError) as err:
         GameMetadata.from_dict(data)
-    assert field in err.value.fields()
+    assert field in [p.field for p in err.value.problems]
     text = str(err.value)
     assert words in text and "why:" in text and "fix:" in text
 
@@ -74,6 +74,6 @@ def test_bad_metadata_names_the_field_and_fix(data, field, words):
 def test_all_metadata_problems_are_reported_at_once():
     with pytest.raises(ConfigError) as err:
         GameMetadata.from_dict({"actions": [], "character_set": ["xy"]})
-    assert {"metadata.actions", "metadata.reward", "metadata.character_set"} <= set(err.value.fields())
+    assert {"metadata.actions", "metadata.reward", "metadata.character_set"} <= set([p.field for p in err.value.problems])
 
 

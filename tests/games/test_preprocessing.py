@@ -24,7 +24,7 @@ BAD_PREPROCESSING = [
 def test_bad_preprocessing_names_the_field(pre, field):
     with pytest.raises(ConfigError) as err:
         tiny_env(**pre)
-    assert field in err.value.fields()
+    assert field in [p.field for p in err.value.problems]
     assert "fix:" in str(err.value)
 
 
@@ -38,4 +38,4 @@ def test_observation_function_and_observe_state_are_exclusive():
     meta.observation_function = "tinygame:build"
     with pytest.raises(ConfigError) as err:
         build_encoder(game_factory("tinygame", meta.factory), meta, {"observe_state": ["points"]})
-    assert "preprocessing.observe_state" in err.value.fields()
+    assert "preprocessing.observe_state" in [p.field for p in err.value.problems]
