@@ -177,7 +177,10 @@ def assemble(factory: Callable, metadata: GameMetadata, preprocessing: dict | No
 
 
 def config_factory(config: RunConfig) -> Callable:
-    """The game factory a validated config names (this imports the game's module)."""
+    """The game factory a validated config names (this imports the game's module); for a game written in
+    JAX, its retro counterpart's (what play and eval show, and what its observations equal)."""
+    if config.jax_game is not None:
+        return game_factory(config.jax_game.retro_module)
     return game_factory(config.game["module"], config.game.get("factory"), config.game.get("path"))
 
 

@@ -51,6 +51,7 @@ TRAINING_KEYS: dict[str, tuple[Any, str]] = {
     "keep_checkpoints": (5, "how many of the newest checkpoints to keep"),
     "checkpoint_every": (100, "episodes between checkpoints (and lines in training.log)"),
     "num_envs": (1, "games played in lockstep with one batched action choice per step; 1 = the reference"),
+    "num_seeds": (1, "independent agents trained side by side in one program, one seed each (JAX games only)"),
 }
 TRAINING_DEFAULTS = {k: v for k, (v, _) in TRAINING_KEYS.items()}
 SECTIONS = ("game", "metadata", "preprocessing", "model", "training")
@@ -84,7 +85,7 @@ def validate_training(training: dict) -> list[Problem]:
             "epsilon decays towards epsilon_min, so the floor cannot be above the start",
             "epsilon = 1.0 and epsilon_min = 0.05")
     for key in ("batch_size", "memory_capacity", "target_update_freq", "train_every", "training_episodes",
-                "max_turns_per_episode", "keep_checkpoints", "checkpoint_every", "num_envs"):
+                "max_turns_per_episode", "keep_checkpoints", "checkpoint_every", "num_envs", "num_seeds"):
         if not (is_int(hp[key]) and hp[key] > 0):
             bad(key, f"{hp[key]!r} is not a positive whole number", TRAINING_KEYS[key][1],
                 f"{key} = {TRAINING_DEFAULTS[key]}")
@@ -139,6 +140,7 @@ class RunConfig:
     preprocessing: dict
     model: dict
     training: dict  # every key, defaults filled in
+    jax_game: Any = None  # a JaxGame when [game] module names one (trained by the compiled loop)
 
     @property
     def run_dir(self) -> Path:
@@ -210,6 +212,13 @@ def load_config(run_dir: str | Path, import_game: bool = True) -> RunConfig:
                                     'folder that contains it, e.g. path = "../games"'))
     meta_data = section["metadata"]
     metadata = None
+    jax_game = None
+    if module_ok:
+        from jaxdqn.jaxgames.protocol import find_jax_game
+        jax_game = find_jax_game(module)
+    if jax_game is not None:
+        problems.extend(_check_jax_game(jax_game, meta_data, section["preprocessing"]))
+        meta_data = {**jax_game.metadata, **meta_data}
     if not meta_data and module_ok:
         try:
             metadata, _ = load_pyproject_metadata(module, game_path)
@@ -226,9 +235,17 @@ def load_config(run_dir: str | Path, import_game: bool = True) -> RunConfig:
     problems.extend(validate_preprocessing(pre, metadata))
     problems.extend(validate_model(section["model"]))
     problems.extend(validate_training(section["training"]))
+    if jax_game is None and module_ok and section["training"].get("num_seeds", 1) != 1:
+        problems.append(Problem("training.num_seeds", f"is {section['training']['num_seeds']!r} for a retro game",
+                                "agents side by side in one program need the game written in JAX; a retro game "
+                                "runs in Python, one step at a time",
+                                "remove num_seeds (or train a JAX game, e.g. module = \"jaxdqn.jaxgames.snake\"), "
+                                "and run several copies of the run directory instead"))
     if problems:
         raise ConfigError(problems, str(path), footer=f"Fix these in {path} and run the same command again.")
     spatial = metadata.spatial if metadata is not None else pre.get("spatial", False)
+    if jax_game is not None:
+        pre = {**jax_game.preprocessing, **pre}
     return RunConfig(
         path=path,
         game={"module": module, "path": game_path,
@@ -237,4 +254,24 @@ def load_config(run_dir: str | Path, import_game: bool = True) -> RunConfig:
         preprocessing={**PREPROCESSING_DEFAULTS, "spatial": spatial, **pre},
         model={**MODEL_DEFAULTS, **section["model"]},
         training={**TRAINING_DEFAULTS, **section["training"]},
+        jax_game=jax_game,
     )
+
+
+def _check_jax_game(game, meta_data: dict, pre: dict) -> list[Problem]:
+    """A JAX game's actions, reward, characters and observation are fixed by its code: config.toml may
+    repeat them, not change them."""
+    problems = []
+    for key, value in meta_data.items():
+        if key in game.metadata and value != game.metadata[key]:
+            problems.append(Problem(f"metadata.{key}", f"is {value!r}, but the JAX game defines {game.metadata[key]!r}",
+                                    "a JAX game's observation and actions are part of its code",
+                                    f"remove {key} from [metadata] (or set it to {game.metadata[key]!r})"))
+    for key, value in pre.items():
+        fixed = {"board": True, "spatial": pre.get("spatial", False), "egocentric": False, **game.preprocessing}
+        if key not in fixed or value != fixed[key]:
+            problems.append(Problem(f"preprocessing.{key}", f"is {value!r}, but the JAX game's observation is fixed",
+                                    "a JAX game produces its observation itself, exactly as the host encoder does "
+                                    f"for its retro counterpart with {game.preprocessing}",
+                                    f"remove {key} from [preprocessing]"))
+    return problems

@@ -117,8 +117,8 @@ def make_uniform_buffer(capacity: int) -> ReplayBuffer:
         weights = jnp.full((batch_size,), jnp.where(state.size > 0, 1.0, 0.0), jnp.float32)
         return ring_gather(state, indices), indices, weights
 
-    def update(state: RingState, indices, abs_td) -> RingState:
-        del indices, abs_td
+    def update(state: RingState, indices, abs_td, valid=True) -> RingState:
+        del indices, abs_td, valid
         return state
 
     return ReplayBuffer(init, add, _single(add), sample, update, capacity)
@@ -153,11 +153,16 @@ def make_prioritized_buffer(capacity: int, alpha: float = 0.6, beta: float = 0.4
         weights = jnp.where(state.ring.size > 0, weights / jnp.max(weights), 0.0)
         return ring_gather(state.ring, indices), indices, weights
 
-    def update(state: PrioritizedState, indices: jax.Array, abs_td: jax.Array) -> PrioritizedState:
+    def update(state: PrioritizedState, indices: jax.Array, abs_td: jax.Array, valid=True) -> PrioritizedState:
+        """New priorities ``|TD| + 1e-6`` for ``indices`` (only where ``valid``: elsewhere the stored
+        priorities are written back unchanged, so a traced flag can switch the update off)."""
         priority = jnp.abs(abs_td).astype(jnp.float32) + PRIORITY_EPSILON
+        keep = jnp.logical_not(valid)
+        sums = jnp.where(keep, sum_tree.leaves(state.sums, indices), priority**alpha)
+        maxima = jnp.where(keep, sum_tree.leaves(state.maxima, indices), priority)
         return state._replace(
-            sums=sum_tree.set_leaves(state.sums, indices, priority**alpha),
-            maxima=sum_tree.set_leaves(state.maxima, indices, priority, jnp.max),
+            sums=sum_tree.set_leaves(state.sums, indices, sums),
+            maxima=sum_tree.set_leaves(state.maxima, indices, maxima, jnp.max),
         )
 
     return ReplayBuffer(init, add, _single(add), sample, update, capacity)

@@ -76,3 +76,26 @@ def tiny_env(**pre):
     factory = game_factory("tinygame", meta.factory, str(TINYGAME))
     encoder, discovered = build_encoder(factory, meta, pre, exploration_turns=50, rng=random.Random(0))
     return GameEnv(factory, meta.actions, meta.reward, encoder), discovered
+
+
+PAINT = Path(__file__).parent / "games" / "paint"
+
+PAINT_CONFIG = f"""\
+# the paint test game, written in JAX
+[game]
+module = "paint_jax"
+path = "{PAINT.as_posix()}"
+
+[model]
+hidden_sizes = [16]
+
+[training]
+seed = 3
+training_episodes = 20
+checkpoint_every = 10
+batch_size = 8
+memory_capacity = 300
+target_update_freq = 20
+learning_rate = 0.001
+epsilon_decay = 0.95
+"""

@@ -41,6 +41,16 @@ def moving_average(values: list[float], window: int) -> list[float]:
     return out
 
 
+def per_agent(rows: list[dict]) -> dict[int, tuple[list[int], list[float]]]:
+    """metrics.csv rows as each agent's (episodes, rewards)."""
+    agents: dict[int, tuple[list[int], list[float]]] = {}
+    for r in rows:
+        episodes, rewards = agents.setdefault(int(r.get("agent") or 0), ([], []))
+        episodes.append(int(r["episode"]))
+        rewards.append(float(r["reward"]))
+    return agents
+
+
 def plot_run(run_dir: Path, output: Path) -> Path:
     from jaxdqn.cli.evaluate import read_evaluations
     from jaxdqn.run.log import LOG_NAME, parse_log
@@ -57,6 +67,7 @@ def plot_run(run_dir: Path, output: Path) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     panels = (("reward", "avg_reward"), ("episode length (steps)", "avg_steps"), ("loss", "avg_loss"),
@@ -65,12 +76,19 @@ def plot_run(run_dir: Path, output: Path) -> Path:
         ax.plot(*interval_curve(stats, field), color="tab:blue", label="interval average")
         ax.set_title(title)
         ax.grid(alpha=0.3)
-    rows = read_metrics(run_dir / METRICS_NAME)
-    if rows:
-        episodes = [int(r["episode"]) for r in rows]
-        rewards = [float(r["reward"]) for r in rows]
+    agents = per_agent(read_metrics(run_dir / METRICS_NAME))
+    if len(agents) == 1:
+        [(episodes, rewards)] = agents.values()
         axes[0, 0].plot(episodes, moving_average(rewards, SMOOTHING), color="tab:orange", alpha=0.8,
                         label=f"per episode, mean of {SMOOTHING}")
+    elif agents:  # num_seeds agents: their mean, and the band between the lowest and the highest
+        n = min(len(e) for e, _ in agents.values())
+        curves = np.array([moving_average(r[:n], SMOOTHING) for _, r in agents.values()])
+        episodes = next(iter(agents.values()))[0][:n]
+        axes[0, 0].plot(episodes, curves.mean(0), color="tab:orange", label=f"mean of {len(agents)} agents "
+                        f"(each a mean of {SMOOTHING} episodes)")
+        axes[0, 0].fill_between(episodes, curves.min(0), curves.max(0), color="tab:orange", alpha=0.25,
+                                label="lowest to highest agent")
     evaluations = read_evaluations(run_dir)
     if evaluations:
         axes[0, 0].errorbar([e["episode"] for e in evaluations], [e["episode_reward"]["mean"] for e in evaluations],

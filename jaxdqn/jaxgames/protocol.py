@@ -50,13 +50,15 @@ class Stepped(NamedTuple):
     final_obs: Observation  # the observation the step ended in (equals ``obs`` unless ``done``)
 
 
-def step_and_reset(game: JaxGame, state, action, key) -> Stepped:
-    """One step; a game that ends is replaced by a fresh one (``reset`` with a key split from ``key``)."""
+def step_and_reset(game: JaxGame, state, action, key, cut=False) -> Stepped:
+    """One step; a game that ends, or that ``cut`` ends without a terminal state (a turn limit), is
+    replaced by a fresh one (``reset`` with a key split from ``key``)."""
     step_key, reset_key = jax.random.split(key)
     state, final_obs, reward, done = game.step(state, action, step_key)
     fresh_state, fresh_obs = game.restart(state, reset_key) if game.restart else game.reset(reset_key)
-    state = jax.tree.map(lambda fresh, old: jnp.where(done, fresh, old), fresh_state, state)
-    obs = jax.tree.map(lambda fresh, old: jnp.where(done, fresh, old), fresh_obs, final_obs)
+    ended = done | cut
+    state = jax.tree.map(lambda fresh, old: jnp.where(ended, fresh, old), fresh_state, state)
+    obs = jax.tree.map(lambda fresh, old: jnp.where(ended, fresh, old), fresh_obs, final_obs)
     return Stepped(state, obs, reward, done, final_obs)
 
 

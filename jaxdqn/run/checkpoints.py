@@ -152,7 +152,10 @@ class Checkpoints:
         return int(m.group(1))
 
     def has_replay(self, episode: int) -> bool:
-        return (self.path(episode) / "replay").is_dir()
+        return self.has_item(episode, "replay")
+
+    def has_item(self, episode: int, item: str) -> bool:
+        return (self.path(episode) / item).is_dir()
 
     # ------------------------------------------------------------------ reading
     def _read(self, episode: int, items: dict) -> dict:
@@ -175,26 +178,35 @@ class Checkpoints:
             raise DamagedCheckpoint(checkpoint_name(episode), "its metadata is not jaxdqn's")
         return meta
 
-    def restore(self, episode: int, state_template, replay_template=None):
-        """``(state, meta, replay)``; replay is None unless a template is given and it was saved."""
+    def restore(self, episode: int, state_template, replay_template=None, extra_templates: dict | None = None):
+        """``(state, meta, replay)``; replay is None unless a template is given and it was saved. With
+        ``extra_templates`` (item name -> template), ``(state, meta, replay, extras)``: the items saved."""
         import orbax.checkpoint as ocp
-        items = {"state": ocp.args.StandardRestore(_abstract(state_template)), "meta": ocp.args.JsonRestore()}
+        templates = {"state": state_template}
         if replay_template is not None and self.has_replay(episode):
-            items["replay"] = ocp.args.StandardRestore(_abstract(replay_template))
-        out = self._read(episode, items)
+            templates["replay"] = replay_template
+        for item, template in (extra_templates or {}).items():
+            if self.has_item(episode, item):
+                templates[item] = template
+        items = {item: ocp.args.StandardRestore(_abstract(t)) for item, t in templates.items()}
+        out = self._read(episode, {**items, "meta": ocp.args.JsonRestore()})
         try:
-            state = _refill_empty(out["state"], state_template)
-            replay = _refill_empty(out["replay"], replay_template) if "replay" in items else None
+            restored = {item: _refill_empty(out[item], t) for item, t in templates.items()}
         except Exception as exc:  # noqa: BLE001 - arrays of the wrong structure are damage too
             raise DamagedCheckpoint(checkpoint_name(episode), short_reason(exc)) from exc
-        return state, out["meta"], replay
+        result = (restored["state"], out["meta"], restored.get("replay"))
+        if extra_templates is None:
+            return result
+        return (*result, {item: restored[item] for item in extra_templates if item in restored})
 
     def verify(self, episode: int) -> str | None:
         """None when every part of the checkpoint reads back, else why not (reads all its arrays)."""
         import orbax.checkpoint as ocp
         items = {"meta": ocp.args.JsonRestore(), "state": ocp.args.StandardRestore()}
-        if self.has_replay(episode):
-            items["replay"] = ocp.args.StandardRestore()
+        path = self.path(episode)
+        for item in sorted(p.name for p in path.iterdir() if p.is_dir()) if path.is_dir() else []:
+            if item not in items:
+                items[item] = ocp.args.StandardRestore()
         try:
             self._read(episode, items)
             self.read_meta(episode)
@@ -203,9 +215,10 @@ class Checkpoints:
         return None
 
     # ------------------------------------------------------------------ writing (lock holder only)
-    def save(self, episode: int, state, meta: dict, replay=None, before_commit=None) -> Path:
-        """Write checkpoint ``episode``; ``before_commit()`` runs once its files are complete, just
-        before it becomes visible (the trainer writes its training.log line there)."""
+    def save(self, episode: int, state, meta: dict, replay=None, before_commit=None, extras: dict | None = None
+             ) -> Path:
+        """Write checkpoint ``episode`` (``extras``: more items, name -> tree); ``before_commit()`` runs once
+        its files are complete, just before it becomes visible (the trainer writes its log line there)."""
         import orbax.checkpoint as ocp
         name = checkpoint_name(episode)
         final = self.path(episode)
@@ -217,6 +230,8 @@ class Checkpoints:
         items = {"state": ocp.args.StandardSave(_drop_empty(state)), "meta": ocp.args.JsonSave(meta)}
         if replay is not None:
             items["replay"] = ocp.args.StandardSave(_drop_empty(replay))
+        for item, tree in (extras or {}).items():
+            items[item] = ocp.args.StandardSave(_drop_empty(tree))
         try:
             self._orbax.save(pending, args=ocp.args.Composite(**items))
         except Exception as exc:  # noqa: BLE001 - clean up, then say what happened in one line

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 METRICS_NAME = "metrics.csv"
-COLUMNS = ("episode", "reward", "steps", "epsilon", "loss", "steps_per_second", "training_seconds")
+COLUMNS = ("episode", "reward", "steps", "epsilon", "loss", "steps_per_second", "training_seconds", "agent")
 
 
 class EpisodeMetrics:
@@ -21,9 +21,10 @@ class EpisodeMetrics:
         self._rows: list[tuple] = []
 
     def add(self, episode: int, reward: float, steps: int, epsilon: float, loss: float, steps_per_second: float,
-            training_seconds: float) -> None:
+            training_seconds: float, agent: int = 0) -> None:
+        """One finished episode (``agent``: which of ``num_seeds`` agents played it)."""
         self._rows.append((episode, f"{reward:.6g}", steps, f"{epsilon:.6g}", f"{loss:.6g}",
-                           f"{steps_per_second:.1f}", f"{training_seconds:.3f}"))
+                           f"{steps_per_second:.1f}", f"{training_seconds:.3f}", agent))
 
     def flush(self) -> None:
         if not self._rows:

@@ -6,6 +6,7 @@ shape and then moved into today's, so nothing a user trained is lost by an upgra
 """
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from jaxdqn import learner
@@ -30,9 +31,16 @@ def _typed_trees(replay):
     return replay
 
 
-def restore_state(checkpoints, episode: int, meta: dict, spec, optimizer, state_template, replay_template=None):
+def restore_state(checkpoints, episode: int, meta: dict, spec, optimizer, state_template, replay_template=None,
+                  agent: int = 0):
     """``(state, meta, replay)`` of checkpoint ``episode`` in today's layouts (``meta`` is its metadata, read
-    first). ``replay_template`` is ignored unless the saved replay's layout can be read."""
+    first). ``replay_template`` is ignored unless the saved replay's layout can be read. A compiled run's
+    checkpoint holds ``num_seeds`` agents; ``agent`` picks one (its replay is not read here)."""
+    if meta.get("loop") == "compiled":
+        agents = meta["num_seeds"]
+        stacked = jax.tree.map(lambda x: jnp.zeros((agents,) + jnp.shape(x), jnp.asarray(x).dtype), state_template)
+        state, meta, _ = checkpoints.restore(episode, stacked)
+        return jax.tree.map(lambda x: x[agent], state), meta, None
     legacy = meta.get("param_layout") != PARAM_LAYOUT
     if legacy:
         old = legacy_params_shapes(spec)

@@ -32,17 +32,13 @@ from jaxdqn.rows import rows_dtype
 from jaxdqn.run.checkpoints import checkpoint_name
 from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, REPLAY_LAYOUT, restore_state
 from jaxdqn.trainer.acting import HostActors
-from jaxdqn.trainer.lifecycle import RunDirectory
+from jaxdqn.trainer.lifecycle import RunDirectory, TrainingDiverged
 from jaxdqn.trainer.progress import ProgressBar
 from jaxdqn.trainer.randomness import HostRandomness
 from jaxdqn.trainer.schedules import Schedules
 from jaxdqn.trainer.stats import EpisodeResult, Interval, StepRate, TrainingClock
 from jaxdqn.trainer.updates import UpdatePipeline
 from jaxdqn.types import RowsObservation
-
-
-class TrainingDiverged(JaxdqnError):
-    pass
 
 
 class DQNTrainer:
@@ -320,16 +316,15 @@ class DQNTrainer:
         self.checkpoints.save(episode, self.pipeline.state(), meta, replay, before_commit=before_commit)
 
     def _diverged(self, episode: int):
-        last = self.checkpoints.latest()
-        kept = f"The last good checkpoint, {checkpoint_name(last)}, is untouched." if last else "No checkpoint was saved."
-        raise TrainingDiverged(
-            f"training diverged in episode {episode}: the loss became NaN or infinite. {kept}\n"
-            "Likely causes: a learning_rate that is too high (try 10x smaller), or rewards that are very large "
-            "per step (scale the game's reward down to roughly -10..+50 per step).")
+        raise self.run.diverged(episode)
 
 
-def trainer_from_config(config: RunConfig) -> DQNTrainer:
-    """A trainer for a validated :class:`~jaxdqn.config.RunConfig`."""
+def trainer_from_config(config: RunConfig):
+    """A trainer for a validated :class:`~jaxdqn.config.RunConfig`: the compiled one for a game written in
+    JAX (:class:`~jaxdqn.trainer.compiled.CompiledTrainer`), else :class:`DQNTrainer`."""
+    if config.jax_game is not None:
+        from jaxdqn.trainer.compiled import CompiledTrainer
+        return CompiledTrainer(config)
     from jaxdqn.assembly import config_factory
     return DQNTrainer(config_factory(config), config.metadata, config.run_dir, dict(config.preprocessing),
                       **config.hyperparams)

@@ -25,6 +25,10 @@ class RunNotWritable(JaxdqnError):
     pass
 
 
+class TrainingDiverged(JaxdqnError):
+    pass
+
+
 def check_writable(run_dir: Path) -> None:
     """Raise :class:`RunNotWritable` naming the first path the trainer would fail to write."""
     run_dir = Path(run_dir)
@@ -150,6 +154,16 @@ class RunDirectory:
             f"no checkpoint in {self.checkpoints.directory} can be restored:\n{listed}\n"
             f"To start this run from the beginning (this removes its checkpoints and training.log): "
             f"jaxdqn clean {self.path}")
+
+    def diverged(self, episode: int) -> TrainingDiverged:
+        """The error for a NaN or infinite loss or parameter; the last checkpoint is left as it is."""
+        last = self.checkpoints.latest()
+        kept = (f"The last good checkpoint, {checkpoint_name(last)}, is untouched." if last is not None
+                else "No checkpoint was saved.")
+        return TrainingDiverged(
+            f"training diverged in episode {episode}: the loss became NaN or infinite. {kept}\n"
+            "Likely causes: a learning_rate that is too high (try 10x smaller), or rewards that are very large "
+            "per step (scale the game's reward down to roughly -10..+50 per step).")
 
     def close(self) -> None:
         self.lock.release()

@@ -1,0 +1,265 @@
+"""Training compiled end to end: acting, game steps, replay and updates inside one jitted program.
+
+One carried :class:`RunnerState` holds everything a run is (learner, replay, the games,
+their current observations, per-game episode statistics, schedules, counters, key). An
+*iteration* plays ``S`` steps of all ``num_envs`` games (``lax.scan`` over steps,
+``jax.vmap`` over games), adds their ``S * num_envs`` transitions to replay and makes ``U``
+updates, where ``S * num_envs = U * train_every``: the reference's ratio of one update per
+``train_every`` transitions, kept for any number of games. A *chunk* runs iterations in a
+``lax.while_loop`` until an episode count or an iteration budget is reached, so the host
+only logs, checkpoints and watches for Ctrl+C between chunks.
+
+Semantics, as in the host trainer: epsilon-greedy over the actions plus the no-op; epsilon
+decays after every finished episode and the learning rate after every finished episode
+that trained; updates start once replay holds a batch; the target network is copied when
+an update finds ``target_update_freq`` game steps passed since the previous update's
+period; an episode cut at ``max_turns_per_episode`` is not terminal (its last transition
+bootstraps). What differs is the phase: an iteration's updates come after its transitions.
+
+An MLP's observations are stored as row lists of a fixed width (see
+:class:`~jaxdqn.types.RowsObservation`); a board with more occupied cells sets ``overflow``
+and ends the chunk, and the caller reruns the chunk with wider lists.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxdqn import learner
+from jaxdqn.acting import epsilon_greedy
+from jaxdqn.jaxgames.protocol import JaxGame, step_and_reset
+from jaxdqn.learner import LearnerState, PendingPriorities
+from jaxdqn.networks import Network
+from jaxdqn.replay import make_prioritized_buffer, make_uniform_buffer, ring_of
+from jaxdqn.types import Observation, RowsObservation, Transition, example_transition
+
+
+class Settings(NamedTuple):
+    """The hyperparameters a compiled run is made of (the config's [training] keys)."""
+
+    num_envs: int = 1
+    batch_size: int = 64
+    memory_capacity: int = 50_000
+    prioritize_experiences: bool = True
+    gamma: float = 0.99
+    double_dqn: bool = False
+    train_every: int = 4
+    target_update_freq: int = 500
+    learning_rate: float = 1e-4
+    learning_rate_decay: float = 0.9999
+    epsilon: float = 1.0
+    epsilon_decay: float = 0.9997
+    epsilon_min: float = 0.05
+    max_turns_per_episode: int = 2000
+    rows_width: int = 0  # row-list width replay stores boards in; 0 stores boards
+
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.train_every // math.gcd(self.num_envs, self.train_every)
+
+    @property
+    def updates_per_iteration(self) -> int:
+        return self.num_envs // math.gcd(self.num_envs, self.train_every)
+
+
+class EpisodeRecords(NamedTuple):
+    """Finished episodes, in order: the first ``count`` entries are filled."""
+
+    reward: jax.Array  # float32 [R]
+    length: jax.Array  # int32 [R]
+    loss: jax.Array  # float32 [R]: average loss of the episode's updates (0 without updates)
+    count: jax.Array  # int32
+
+
+class Clock(NamedTuple):
+    """Counters every agent of a run shares (they all play the same number of steps): what decides
+    when updates start and when the target network is copied, outside ``vmap`` so those decisions
+    stay real branches."""
+
+    added: jax.Array  # int32: transitions each agent has added to replay (saturating)
+    period: jax.Array  # int32: game steps // target_update_freq
+    phase: jax.Array  # int32: game steps % target_update_freq
+    last_update_period: jax.Array  # int32: ``period`` at the last update (-1 before the first)
+
+
+class RunnerState(NamedTuple):
+    """One agent: its learner, replay, games and statistics."""
+
+    learner: LearnerState
+    replay: Any
+    pending: PendingPriorities
+    has_pending: jax.Array  # bool: ``pending`` holds the last update's priorities
+    games: Any  # the game states, leading axis num_envs
+    obs: Any  # their current observations, in the stored form
+    ep_reward: jax.Array  # float32 [num_envs]
+    ep_length: jax.Array  # int32 [num_envs]
+    ep_loss: jax.Array  # float32 [num_envs]: loss summed over updates during the episode
+    ep_updates: jax.Array  # int32 [num_envs]
+    epsilon: jax.Array  # float32
+    learning_rate: jax.Array  # float32 (also in the optimizer's state)
+    episodes: jax.Array  # int32: finished episodes
+    key: jax.Array
+    records: EpisodeRecords
+    overflow: jax.Array  # bool: a board had more occupied cells than the row lists hold
+
+
+def to_stored(obs: Observation, spec, width: int):
+    """A batch of observations in the stored form, and whether any board outgrew ``width`` row lists."""
+    if not width:
+        return obs, jnp.bool_(False)
+    flat = obs.board.reshape(obs.board.shape[0], -1)
+    pad = spec.flat_board_size
+    dtype = jnp.int16 if pad < 2**15 else jnp.int32
+
+    def rows(cells):
+        index = jnp.nonzero(cells, size=width, fill_value=cells.shape[0])[0]
+        code = cells[jnp.minimum(index, cells.shape[0] - 1)].astype(jnp.int32)
+        return jnp.where(index < cells.shape[0], index * spec.num_channels + code - 1, pad).astype(dtype)
+
+    overflow = jnp.any(jnp.sum(flat != 0, axis=1) > width)
+    return RowsObservation(jax.vmap(rows)(flat), obs.extras), overflow
+
+
+def _where(mask, a, b):
+    """``a`` where ``mask`` (one flag per leading entry), else ``b``, for every leaf."""
+    return jax.tree.map(lambda x, y: jnp.where(mask.reshape(mask.shape + (1,) * (x.ndim - 1)), x, y), a, b)
+
+
+def _append(records: EpisodeRecords, ended, reward, length, loss) -> EpisodeRecords:
+    slot = jnp.where(ended, records.count + jnp.cumsum(ended) - 1, records.reward.shape[0])
+    return EpisodeRecords(records.reward.at[slot].set(reward, mode="drop"),
+                          records.length.at[slot].set(length, mode="drop"),
+                          records.loss.at[slot].set(loss, mode="drop"),
+                          records.count + jnp.sum(ended))
+
+
+class Runner(NamedTuple):
+    """The compiled loop's pure functions for one game, network and settings."""
+
+    init: Any  # key -> RunnerState (one agent)
+    run_chunk: Any  # (agents, clock, target_episodes, max_iterations) -> (agents, clock, iterations)
+    settings: Settings
+    records: int  # capacity of the episode records
+
+    @staticmethod
+    def init_clock() -> Clock:
+        return Clock(jnp.int32(0), jnp.int32(0), jnp.int32(0), jnp.int32(-1))
+
+
+def make_runner(game: JaxGame, network: Network, settings: Settings, records: int) -> Runner:
+    """Bind a game, a network and settings into ``init`` (one agent) and ``run_chunk`` (agents stacked on
+    a leading axis, each with its own seed; pure and jittable). ``records`` bounds the episodes one chunk
+    may finish."""
+    s = settings
+    spec = network.spec
+    n = s.num_envs
+    steps, updates = s.steps_per_iteration, s.updates_per_iteration
+    optimizer = learner.make_optimizer(s.learning_rate)
+    buffer = (make_prioritized_buffer(s.memory_capacity) if s.prioritize_experiences
+              else make_uniform_buffer(s.memory_capacity))
+    update_fn = learner.make_update(network, optimizer, s.gamma, None, s.double_dqn, jit=False)
+
+    def init(key) -> RunnerState:
+        init_key, game_key, run_key = jax.random.split(key, 3)
+        games, obs = jax.vmap(game.reset)(jax.random.split(game_key, n))
+        stored, overflow = to_stored(obs, spec, s.rows_width)
+        example = example_transition(jax.tree.map(lambda x: x[0], stored))
+        params = network.init(init_key)
+        state = LearnerState(params, params, optimizer.init(params), jnp.zeros((), jnp.int32))
+        zeros_f, zeros_i = jnp.zeros((n,), jnp.float32), jnp.zeros((n,), jnp.int32)
+        return RunnerState(
+            state, buffer.init(example),
+            PendingPriorities(jnp.zeros((s.batch_size,), jnp.int32), jnp.zeros((s.batch_size,), jnp.float32)),
+            jnp.bool_(False), games, stored, zeros_f, zeros_i, zeros_f, zeros_i,
+            jnp.float32(s.epsilon), jnp.float32(s.learning_rate), jnp.int32(0), run_key,
+            EpisodeRecords(jnp.zeros((records,), jnp.float32), jnp.zeros((records,), jnp.int32),
+                           jnp.zeros((records,), jnp.float32), jnp.int32(0)),
+            overflow)
+
+    acting_fields = ("games", "obs", "ep_reward", "ep_length", "ep_loss", "ep_updates", "epsilon", "learning_rate",
+                     "episodes", "records", "overflow")
+
+    def game_step(params, a: dict, key):
+        """One step of every game; ``a`` holds only the fields acting changes (a scan over the whole state
+        would carry replay and learner through every step)."""
+        act_key, env_key = jax.random.split(key)
+        actions = epsilon_greedy(act_key, network.apply(params, a["obs"]), a["epsilon"])
+        cut = a["ep_length"] + 1 >= s.max_turns_per_episode
+        out = jax.vmap(step_and_reset, in_axes=(None, 0, 0, 0, 0))(game, a["games"], actions,
+                                                                     jax.random.split(env_key, n), cut)
+        ended = out.done | cut
+        final, overflow = to_stored(out.final_obs, spec, s.rows_width)
+        fresh, fresh_overflow = jax.lax.cond(jnp.any(ended), lambda: to_stored(out.obs, spec, s.rows_width),
+                                             lambda: (final, jnp.bool_(False)))
+        transition = Transition(a["obs"], actions, out.reward.astype(jnp.float32), final, out.done)
+        reward, length = a["ep_reward"] + out.reward, a["ep_length"] + 1
+        loss = jnp.where(a["ep_updates"] > 0, a["ep_loss"] / jnp.maximum(a["ep_updates"], 1), 0.0)
+        finished = jnp.sum(ended)
+        trained = jnp.sum(ended & (a["ep_updates"] > 0))
+        keep = ~ended
+        a = dict(
+            games=out.state, obs=_where(ended, fresh, final),
+            ep_reward=jnp.where(keep, reward, 0.0), ep_length=jnp.where(keep, length, 0),
+            ep_loss=jnp.where(keep, a["ep_loss"], 0.0), ep_updates=jnp.where(keep, a["ep_updates"], 0),
+            epsilon=jnp.maximum(s.epsilon_min, a["epsilon"] * jnp.float32(s.epsilon_decay) ** finished),
+            learning_rate=a["learning_rate"] * jnp.float32(s.learning_rate_decay) ** trained,
+            episodes=a["episodes"] + finished, records=_append(a["records"], ended, reward, length, loss),
+            overflow=a["overflow"] | overflow | fresh_overflow)
+        return a, transition
+
+    def train_once(r: RunnerState, key) -> tuple[RunnerState, None]:
+        state = r.learner._replace(opt_state=learner.set_learning_rate(r.learner.opt_state, r.learning_rate))
+        replay = buffer.update(r.replay, r.pending.indices, r.pending.abs_td, r.has_pending)
+        batch, indices, weights = buffer.sample(replay, key, s.batch_size)
+        state, metrics = update_fn(state, batch, weights)
+        return r._replace(learner=state, replay=replay, pending=PendingPriorities(indices, metrics.abs_td),
+                          has_pending=jnp.bool_(True), ep_loss=r.ep_loss + metrics.loss,
+                          ep_updates=r.ep_updates + 1), None
+
+    def train(r: RunnerState, sync, key) -> RunnerState:
+        r = r._replace(learner=jax.lax.cond(sync, lambda x: x._replace(target_params=x.params), lambda x: x,
+                                            r.learner))
+        return jax.lax.scan(train_once, r, jax.random.split(key, updates))[0]
+
+    def iteration(r: RunnerState, can_train, sync) -> RunnerState:
+        """One agent's iteration; ``can_train`` and ``sync`` come from the shared clock."""
+        key, step_key, update_key = jax.random.split(r.key, 3)
+        params = r.learner.params
+        acting, transitions = jax.lax.scan(lambda a, k: game_step(params, a, k),
+                                           {f: getattr(r, f) for f in acting_fields}, jax.random.split(step_key, steps))
+        flat = jax.tree.map(lambda x: x.reshape((steps * n,) + x.shape[2:]), transitions)
+        r = r._replace(key=key, replay=buffer.add(r.replay, flat), **acting)
+        return jax.lax.cond(can_train, train, lambda r, sync, key: r, r, sync, update_key)
+
+    def tick(clock: Clock) -> tuple[Clock, jax.Array, jax.Array]:
+        """The clock after an iteration's transitions, whether its updates happen, and whether the first of
+        them copies the target first (``target_update_freq`` game steps passed since the last update's period)."""
+        phase = clock.phase + steps * n
+        added = jnp.minimum(clock.added + steps * n, 1 << 30)
+        period = clock.period + phase // s.target_update_freq
+        can_train = added >= s.batch_size
+        sync = can_train & (clock.last_update_period >= 0) & (period > clock.last_update_period)
+        last = jnp.where(can_train, period, clock.last_update_period)
+        return Clock(added, period, phase % s.target_update_freq, last), can_train, sync
+
+    def run_chunk(agents: RunnerState, clock: Clock, target_episodes, max_iterations):
+        """Iterate every agent until each has finished ``target_episodes``, or ``max_iterations`` ran, or a
+        board overflowed the row lists: ``(agents, clock, iterations run)``. Records start empty."""
+        agents = agents._replace(records=agents.records._replace(count=jnp.zeros_like(agents.records.count)))
+
+        def more(carry):
+            agents, _, done = carry
+            return (jnp.min(agents.episodes) < target_episodes) & (done < max_iterations) & ~jnp.any(agents.overflow)
+
+        def body(carry):
+            agents, clock, done = carry
+            clock, can_train, sync = tick(clock)
+            agents = jax.vmap(iteration, in_axes=(0, None, None))(agents, can_train, sync)
+            return agents, clock, done + 1
+
+        return jax.lax.while_loop(more, body, (agents, clock, jnp.int32(0)))
+
+    return Runner(init, run_chunk, settings, records)

@@ -1,0 +1,364 @@
+"""The compiled trainer: a run of a JAX game, trained in chunks of one jitted program each.
+
+Everything a user sees is the host trainer's: config keys and their meaning, the progress
+bar, training.log lines every ``checkpoint_every`` episodes, metrics.csv, Orbax checkpoints
+with fingerprints, resume (from the exact state: games mid-episode, keys, schedules and,
+with ``save_replay_buffer``, the replay), Ctrl+C, the NaN guard. Between chunks the host
+only logs, checkpoints and looks for a stop request. ``num_seeds`` agents train side by side
+in the same program (``jax.vmap``): a checkpoint is taken when every agent has finished the
+interval's episodes, the log's averages are over all of them, and metrics.csv has each
+agent's episodes (its ``agent`` column).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import secrets
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdqn import __version__, learner
+from jaxdqn.assembly import RunParts, assemble_config, network_identity
+from jaxdqn.compiled.runner import Clock, RunnerState, Settings, make_runner
+from jaxdqn.config import CONFIG_NAME, TRAINING_KEYS, RunConfig
+from jaxdqn.device import select_device
+from jaxdqn.errors import JaxdqnError
+from jaxdqn.fingerprint import check_compatible, fingerprint
+from jaxdqn.memory import check_fits, observation_bytes
+from jaxdqn.networks.migrate import PARAM_LAYOUT
+from jaxdqn.replay import ring_of, with_ring
+from jaxdqn.rows import rows_dtype, rows_width, widen_rows
+from jaxdqn.run.checkpoints import checkpoint_name
+from jaxdqn.run.log import IntervalStats
+from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, REPLAY_LAYOUT, restore_state
+from jaxdqn.trainer.lifecycle import RunDirectory
+from jaxdqn.trainer.progress import ProgressBar
+from jaxdqn.trainer.stats import EpisodeResult, TrainingClock
+from jaxdqn.types import RowsObservation
+
+CHUNK_SECONDS = 0.5  # the host looks at the run (progress, Ctrl+C) about this often
+HOST_ONLY = ("learner", "key", "replay")  # runner fields saved as items of their own
+
+
+@dataclasses.dataclass
+class Episode:
+    """One finished episode of one agent."""
+
+    agent: int
+    reward: float
+    length: int
+    loss: float
+
+
+class CompiledTrainer:
+    """Trains the JAX game a config names; the same run directory, log, checkpoints and resume rules."""
+
+    def __init__(self, config: RunConfig):
+        self.run = RunDirectory(config.run_dir, config.hyperparams["keep_checkpoints"])
+        try:
+            self._build(config)
+        except BaseException:
+            self.run.close()
+            raise
+
+    def _build(self, config: RunConfig) -> None:
+        self.game = config.jax_game
+        self.parts: RunParts = assemble_config(config)  # the retro counterpart: play, eval, the fingerprint
+        self.hp = hp = self.parts.hp
+        self.metadata, self.spec = self.parts.metadata, self.parts.spec
+        self.seed_was_drawn = hp["seed"] is None
+        self.seed = secrets.randbelow(2**31) if self.seed_was_drawn else int(hp["seed"])
+        self.num_seeds = hp["num_seeds"]
+        self.run.write_config(self.parts, self.parts.game.factory)
+        self.device_choice = select_device(hp["device"])
+        self.device = self.device_choice.device
+        _, start = self.game.reset(jax.random.PRNGKey(0))
+        self.width = self.parts.rows_width(int(np.count_nonzero(np.asarray(start.board))))
+        self._check_memory()
+        self.logged = 0  # every agent's episodes up to here are in training.log
+        self.pending: list[Episode] = []  # finished after ``logged``, not yet logged
+        self.total_steps = 0
+        self.total_training_seconds = 0.0
+        self.compile_seconds: float | None = None
+        self.stopped_at: int | None = None
+        self.last_episode: EpisodeResult | None = None
+        self.rate = 0.0  # game steps per second in the last chunk, all agents together
+        self._resumed_from: str | None = None
+        self._make_runner()
+        with jax.default_device(self.device):
+            keys = jax.random.split(jax.random.PRNGKey(self.seed), self.num_seeds)
+            self.state: RunnerState = jax.jit(jax.vmap(self.runner.init))(keys)  # the agents, stacked
+            self.clock = self.runner.init_clock()
+
+    def _make_runner(self) -> None:
+        settings = Settings(**{k: self.hp[k] for k in Settings._fields if k in self.hp}, rows_width=self.width)
+        records = self.hp["checkpoint_every"] + settings.steps_per_iteration * settings.num_envs
+        self.runner = make_runner(self.game, self.parts.network, settings, records)
+        self._chunk = jax.jit(self.runner.run_chunk)
+
+    def _check_memory(self) -> None:
+        num_params = sum(math.prod(shape) for shape in self.parts.param_shapes.values())
+        empty = self.parts.game.encoder.empty()
+        stored = RowsObservation(np.zeros(self.width, rows_dtype(self.spec)), empty.extras) if self.width else empty
+        hp = dict(self.hp, memory_capacity=self.hp["memory_capacity"] * self.num_seeds)
+        check_fits(num_params * self.num_seeds, self.spec, hp, observation_bytes(stored), self.device)
+
+    # ------------------------------------------------------------------ what DQNTrainer offers too
+    @property
+    def run_dir(self) -> Path:
+        return self.run.path
+
+    @property
+    def checkpoints(self):
+        return self.run.checkpoints
+
+    @property
+    def log(self):
+        return self.run.log
+
+    @property
+    def start_episode(self) -> int:
+        return self.logged + 1
+
+    @property
+    def epsilon(self) -> float:
+        return float(np.mean(np.asarray(self.state.epsilon)))
+
+    def close(self) -> None:
+        self.run.close()
+
+    def __enter__(self) -> CompiledTrainer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ training
+    def train(self, on_checkpoint=None, on_episode=None, stop=None) -> None:
+        """Train until every agent has played ``training_episodes``; a checkpoint every ``checkpoint_every``.
+
+        The same callbacks and ``stop`` as :meth:`jaxdqn.trainer.DQNTrainer.train`; ``on_episode``
+        runs for the first agent's episodes.
+        """
+        last = self.hp["training_episodes"]
+        if self.logged >= last:
+            print(f"Training already complete ({last} episodes). To train further, raise training_episodes "
+                  f"in {self.run_dir / CONFIG_NAME} (or run: jaxdqn train {self.run_dir} --episodes N).")
+            return
+        existing = self.checkpoints.latest()
+        if existing is not None and existing > self.logged:
+            raise JaxdqnError(f"{self.run_dir} already has checkpoints (the newest is {checkpoint_name(existing)}). "
+                              f"Resume with trainer.resume(), or start fresh with: jaxdqn clean {self.run_dir}")
+        self._start_session()
+        with TrainingClock() as clock:
+            self._train(clock, last, on_checkpoint, on_episode, stop)
+        if self.stopped_at is not None:
+            where = self.checkpoints.path(self.stopped_at)
+            print(f"Stopped after episode {self.stopped_at}. Saved {where}; run the same command to continue.")
+
+    def _train(self, clock, last: int, on_checkpoint, on_episode, stop) -> None:
+        bar = None
+        if on_checkpoint is None and on_episode is None:
+            bar = ProgressBar(last, self.logged, clock, self.compile_seconds)
+        interval, interval_start = list(self.pending), clock()
+        iterations, compiled = 8, False
+        s = self.runner.settings
+        try:
+            with jax.default_device(self.device):
+                while True:
+                    boundary = min(last, self.logged + self.hp["checkpoint_every"])
+                    started = clock()
+                    notice = bar.compiling() if bar is not None and not compiled else contextlib.nullcontext()
+                    with notice:
+                        ran = self._run_chunk(boundary, iterations)
+                    compiled = True
+                    elapsed = max(clock() - started, 1e-6)
+                    steps = ran * s.steps_per_iteration * s.num_envs * self.num_seeds
+                    self.total_steps += steps
+                    self.rate = rate = steps / elapsed
+                    for episode in self._finished_episodes():
+                        interval.append(episode)
+                        if episode.agent == 0:
+                            self.last_episode = EpisodeResult(episode.reward, episode.length, episode.loss,
+                                                              episode.loss > 0)
+                            if on_episode:
+                                on_episode()
+                            if bar is not None:
+                                bar.episode(self.last_episode, self.epsilon, rate)
+                    iterations = max(1, min(1 << 20, int(iterations * CHUNK_SECONDS / elapsed)))
+                    everyone = int(np.asarray(self.state.episodes).min())
+                    stopping = stop is not None and stop.requested
+                    if everyone < boundary and not stopping:
+                        continue
+                    episode = min(boundary, everyone)
+                    if episode == self.logged:  # stopped before any agent finished another episode
+                        self.stopped_at = None
+                        return
+                    now = clock()
+                    self.total_training_seconds += now - interval_start
+                    stats = self._save(episode, interval, now - interval_start)
+                    interval, interval_start = list(self.pending), clock()
+                    if on_checkpoint:
+                        on_checkpoint(stats.as_dict())
+                    if stopping:
+                        self.stopped_at = episode
+                    if stopping or episode >= last:
+                        return
+        finally:
+            if bar is not None:
+                bar.close()
+                self.compile_seconds = bar.compile_seconds
+
+    def _run_chunk(self, target: int, iterations: int):
+        """One chunk (the number of iterations it ran); when a board outgrows the row lists, they widen and
+        the chunk runs again from the same state (the program is deterministic: the run is the one wider
+        lists would have given)."""
+        while True:
+            state, clock, ran = self._chunk(self.state, self.clock, jnp.int32(target), jnp.int32(iterations))
+            if not bool(np.asarray(state.overflow).any()):
+                self.state, self.clock = state, clock
+                return int(ran)
+            self.widen(rows_width(2 * self.width + 1))
+
+    def widen(self, width: int) -> None:
+        """Row lists of ``width`` from now on, in replay and the games' observations (one recompilation)."""
+        pad = self.spec.flat_board_size
+        ring = ring_of(self.state.replay)
+        replay = with_ring(self.state.replay, ring._replace(data=widen_rows(ring.data, width, pad, jnp)))
+        self.state = self.state._replace(replay=replay, obs=widen_rows(self.state.obs, width, pad, jnp))
+        self.width = width
+        self._make_runner()
+
+    def _finished_episodes(self) -> list[Episode]:
+        """The last chunk's finished episodes, in order, agent by agent; a NaN stops the run."""
+        records = self.state.records
+        counts = np.asarray(records.count)
+        rewards, lengths, losses = (np.asarray(x) for x in (records.reward, records.length, records.loss))
+        out = []
+        for agent, count in enumerate(counts):
+            for i in range(int(count)):
+                if not (np.isfinite(losses[agent, i]) and np.isfinite(rewards[agent, i])):
+                    self._diverged(self.logged + 1)
+                out.append(Episode(agent, float(rewards[agent, i]), int(lengths[agent, i]), float(losses[agent, i])))
+        return out
+
+    def _start_session(self) -> None:
+        from jaxdqn.architecture import describe
+        network = self.parts.network
+        header = [describe(self.spec, self.metadata.actions, network, source=network_identity(network)),
+                  f"[INIT] Device: {self.device_choice.description}",
+                  f"[INIT] Compiled training of {self.game.name} (written in JAX): {self.hp['num_envs']} game(s) "
+                  f"per agent, {self.num_seeds} agent(s), one update per {self.hp['train_every']} transitions"]
+        seed_line = None
+        if self._resumed_from is None:
+            seed_line = (f"[INIT] seed = {self.seed} (drawn; add seed = {self.seed} to [training] to repeat this "
+                         "run)" if self.seed_was_drawn else f"[INIT] seed = {self.seed}")
+        self.run.start_session(header, seed_line, self._resumed_from)
+
+    # ------------------------------------------------------------------ checkpoints
+    def resume(self, checkpoint: str | None = None) -> str | None:
+        """As :meth:`jaxdqn.trainer.DQNTrainer.resume`."""
+        return self.run.resume(self.load_checkpoint, checkpoint)
+
+    def load_checkpoint(self, path) -> None:
+        episode = self.checkpoints.resolve(Path(path).name)
+        name = checkpoint_name(episode)
+        meta = self.checkpoints.read_meta(episode)
+        check_compatible(meta.get("config", {}), self.parts.snapshot(), name, self.run_dir)
+        compiled = meta.get("loop") == "compiled"
+        if compiled and meta.get("num_seeds") != self.num_seeds:
+            raise JaxdqnError(f"{name} holds {meta.get('num_seeds')} agent(s), and num_seeds is now {self.num_seeds}: "
+                              f"set num_seeds back, or start fresh with: jaxdqn clean {self.run_dir}")
+        if meta.get("rows_width", 0) > self.width:
+            self.widen(meta["rows_width"])
+        s = self.state
+        with jax.default_device(self.device):
+            if compiled:
+                replay = s.replay if (self.hp["save_replay_buffer"]
+                                      and meta.get("replay_layout") in READABLE_REPLAY_LAYOUTS) else None
+                state, meta, replay, extras = self.checkpoints.restore(
+                    episode, {"learner": s.learner, "key": s.key}, replay, {"runner": self._runner_item()})
+                self.clock = Clock(**extras["runner"].pop("clock"))
+                self.state = RunnerState(learner=state["learner"], key=state["key"],
+                                         replay=s.replay if replay is None else replay, **extras["runner"])
+                if replay is None:  # a fresh buffer: the pending priorities point into the old one
+                    self.state = self.state._replace(has_pending=jnp.zeros_like(s.has_pending))
+            else:  # the host trainer's checkpoint of the retro game: its network and schedules, fresh games
+                one = {"learner": jax.tree.map(lambda x: x[0], s.learner), "key": s.key[0]}
+                state, meta, _ = restore_state(self.checkpoints, episode, meta, self.spec, self.runner_optimizer, one)
+                stacked = jax.tree.map(lambda x: jnp.broadcast_to(x, (self.num_seeds,) + x.shape), state["learner"])
+                self.state = s._replace(learner=stacked, epsilon=jnp.full_like(s.epsilon, meta["epsilon"]),
+                                        learning_rate=jnp.full_like(s.learning_rate, meta["learning_rate"]),
+                                        episodes=jnp.full_like(s.episodes, meta["episode"]))
+        self.logged = int(meta["episode"])
+        self.pending = [Episode(**e) for e in meta.get("pending_episodes", [])]
+        self.total_steps = int(meta["total_steps"])
+        self.total_training_seconds = float(meta["total_training_seconds"])
+        self.compile_seconds = meta.get("compile_seconds")
+        saved_hp = meta.get("hyperparams", {})
+        for key, value in self.hp.items():
+            if key in saved_hp and saved_hp[key] != value and key in TRAINING_KEYS:
+                self.run.notes.append(f"[RESUME] {key} changed: {saved_hp[key]!r} -> {value!r}")
+        if compiled and self.hp["save_replay_buffer"] and not self.checkpoints.has_replay(episode):
+            self.run.notes.append("[RESUME] this checkpoint has no replay buffer; starting with an empty one")
+        self._resumed_from = name
+
+    @property
+    def runner_optimizer(self):
+        return learner.make_optimizer(self.hp["learning_rate"])
+
+    def _save(self, episode: int, interval: list[Episode], seconds: float) -> IntervalStats:
+        """Checkpoint every agent at ``episode``; the interval's episodes up to it go to the log and metrics."""
+        if not bool(learner.all_finite(self.state.learner.params)):
+            self._diverged(episode)
+        counted = dict.fromkeys(range(self.num_seeds), self.logged)
+        done, self.pending = [], []
+        for e in interval:
+            counted[e.agent] += 1
+            if counted[e.agent] <= episode:
+                done.append(e)
+                self.run.metrics.add(counted[e.agent], e.reward, e.length, self.epsilon, e.loss, self.rate,
+                                     self.total_training_seconds, agent=e.agent)
+            else:
+                self.pending.append(e)
+        losses = [e.loss for e in done if e.loss > 0]
+        n = max(1, len(done))
+        stats = IntervalStats(episode, self.logged + 1, sum(e.reward for e in done) / n,
+                              sum(e.length for e in done) / n, self.epsilon,
+                              sum(losses) / len(losses) if losses else 0.0, seconds, self.total_training_seconds)
+        s = self.state
+        snap = self.parts.snapshot()
+        meta = {
+            "episode": episode, "total_steps": self.total_steps, "epsilon": self.epsilon,
+            "learning_rate": float(np.mean(np.asarray(s.learning_rate))),
+            "total_training_seconds": self.total_training_seconds, "rows_width": self.width,
+            "replay_layout": REPLAY_LAYOUT, "param_layout": PARAM_LAYOUT, "config": snap,
+            "fingerprint": fingerprint(snap), "hyperparams": {k: v for k, v in self.hp.items() if k in TRAINING_KEYS},
+            "seed": self.seed, "num_seeds": self.num_seeds, "jaxdqn_version": __version__,
+            "device": self.device_choice.kind, "compile_seconds": self.compile_seconds, "loop": "compiled",
+            "pending_episodes": [dataclasses.asdict(e) for e in self.pending],
+        }
+        line = stats.line()
+
+        def before_commit():
+            self.run.metrics.flush()
+            self.log.write(line)
+
+        self.checkpoints.save(episode, {"learner": s.learner, "key": s.key}, meta,
+                              s.replay if self.hp["save_replay_buffer"] else None, before_commit,
+                              extras={"runner": self._runner_item()})
+        self.logged = episode
+        return stats
+
+    def _runner_item(self) -> dict:
+        """What a checkpoint holds besides the learner, the key and replay: games, statistics, the clock."""
+        item = {k: v for k, v in self.state._asdict().items() if k not in HOST_ONLY}
+        item["clock"] = self.clock._asdict()
+        return item
+
+    def _diverged(self, episode: int):
+        raise self.run.diverged(episode)

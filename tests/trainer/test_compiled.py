@@ -1,0 +1,110 @@
+"""The compiled trainer through the run directory: log, checkpoints, resume, seeds, widening, play."""
+import signal
+import time
+
+import pytest
+
+from runs import PAINT_CONFIG, make_run, popen_cli
+from jaxdqn.cli import main
+from jaxdqn.config import load_config
+from jaxdqn.run.checkpoints import Checkpoints
+from jaxdqn.run.log import parse_log
+from jaxdqn.run.metrics import read_metrics
+from jaxdqn.trainer import trainer_from_config
+from jaxdqn.trainer.compiled import CompiledTrainer
+
+
+def trained(run):
+    with trainer_from_config(load_config(run)) as trainer:
+        assert isinstance(trainer, CompiledTrainer)
+        trainer.resume()
+        trainer.train(on_episode=lambda: None)
+    return trainer
+
+
+def rewards(run, agent=0):
+    return [float(r["reward"]) for r in read_metrics(run / "metrics.csv") if int(r["agent"]) == agent]
+
+
+def test_a_jax_game_trains_with_the_compiled_loop_and_logs_like_the_host(tmp_path):
+    run = make_run(tmp_path, PAINT_CONFIG)
+    trainer = trained(run)
+    log = (run / "training.log").read_text()
+    assert "[INIT] Compiled training of paint (written in JAX)" in log and "[INIT] seed = 3" in log
+    assert [s.episode for s in parse_log(run / "training.log")] == [10, 20]
+    assert Checkpoints(run / "checkpoints").names() == ["ep_0010", "ep_0020"]
+    meta = Checkpoints(run / "checkpoints").read_meta(20)
+    assert meta["loop"] == "compiled" and meta["episode"] == 20 and meta["epsilon"] == pytest.approx(0.95 ** 20, 1e-4)
+    assert [int(r["episode"]) for r in read_metrics(run / "metrics.csv")] == list(range(1, 21))
+    assert trainer.rate > 0 and trainer.total_steps >= 20 * 40
+    again = make_run(tmp_path, PAINT_CONFIG, name="again")
+    trained(again)
+    assert rewards(run) == rewards(again)  # same seed, same rewards
+
+
+def test_resume_continues_exactly_with_the_replay_saved(tmp_path):
+    whole = make_run(tmp_path, PAINT_CONFIG, name="whole", save_replay_buffer="true")
+    split = make_run(tmp_path, PAINT_CONFIG, name="split", save_replay_buffer="true", training_episodes=10)
+    trained(whole)
+    trained(split)
+    (split / "config.toml").write_text((split / "config.toml").read_text().replace("training_episodes = 10",
+                                                                                   "training_episodes = 20"))
+    trained(split)
+    assert rewards(split) == rewards(whole)
+    text = (split / "training.log").read_text()
+    assert "=== Resumed from ep_0010" in text and "[RESUME] training_episodes changed: 10 -> 20" in text
+
+
+def test_seeds_train_side_by_side(tmp_path, capsys):
+    run = make_run(tmp_path, PAINT_CONFIG, num_seeds=3)
+    trained(run)
+    rows = read_metrics(run / "metrics.csv")
+    assert sorted({int(r["agent"]) for r in rows}) == [0, 1, 2]
+    assert all(sum(int(r["agent"]) == a for r in rows) == 20 for a in range(3))
+    one = make_run(tmp_path, PAINT_CONFIG, name="one")
+    trained(one)
+    assert rewards(run, 0) != rewards(run, 1)  # each agent has its own seed
+    assert main(["plot", str(run), "-o", str(tmp_path / "seeds.svg")]) == 0
+    assert "mean of 3 agents" in (tmp_path / "seeds.svg").read_text()
+    (run / "config.toml").write_text((run / "config.toml").read_text().replace("num_seeds = 3", "num_seeds = 2"))
+    capsys.readouterr()
+    assert main(["train", str(run), "--episodes", "30"]) == 2
+    assert "holds 3 agent(s), and num_seeds is now 2" in capsys.readouterr().err
+
+
+def test_row_lists_widen_inside_a_compiled_run_without_changing_it(tmp_path):
+    narrow = make_run(tmp_path, PAINT_CONFIG, name="narrow")
+    with trainer_from_config(load_config(narrow)) as trainer:
+        assert trainer.width == 16  # paint starts with one occupied cell
+        trainer.train(on_episode=lambda: None)
+        assert trainer.width == 64  # a painted board holds up to 41 cells
+    wide = make_run(tmp_path, PAINT_CONFIG, name="wide")
+    with trainer_from_config(load_config(wide)) as trainer:
+        trainer.widen(64)  # wide enough from the start
+        trainer.train(on_episode=lambda: None)
+    assert rewards(narrow) == rewards(wide)
+
+
+def test_play_and_eval_use_the_retro_game(tmp_path, capsys):
+    run = make_run(tmp_path, PAINT_CONFIG, training_episodes=10)
+    trained(run)
+    capsys.readouterr()
+    assert main(["play", str(run), "--headless"]) == 0
+    assert "played 40 turns" in capsys.readouterr().out
+    assert main(["eval", str(run), "-k", "2", "--json"]) == 0
+
+
+def test_ctrl_c_saves_and_the_run_resumes(tmp_path):
+    run = make_run(tmp_path, PAINT_CONFIG, training_episodes=100000, checkpoint_every=5)
+    proc = popen_cli(run)
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((run / "training.log").exists() and parse_log(run / "training.log")):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Stopped after episode" in out
+    latest = Checkpoints(run / "checkpoints").latest()
+    assert parse_log(run / "training.log")[-1].episode == latest
+    with trainer_from_config(load_config(run)) as trainer:
+        assert trainer.resume() == f"ep_{latest:04d}" and trainer.start_episode == latest + 1
