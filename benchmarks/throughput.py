@@ -1,6 +1,7 @@
 """Throughput of jaxdqn against the PyTorch reference, side by side in one run.
 
     python benchmarks/throughput.py [--quick] [--json FILE] [--reference-python PATH] [--num-envs 1 4 16]
+                                    [--no-compiled]
 
 Measures raw and encoded game steps/s, action selection, update times (MLP, CNN), prioritized
 replay cost by capacity, bytes per transition, and end-to-end training steps/s on snake with
@@ -84,6 +85,7 @@ def main(argv=None):
     parser.add_argument("--json", help="write the results here too")
     parser.add_argument("--reference-python")
     parser.add_argument("--num-envs", type=int, nargs="*", default=[1])
+    parser.add_argument("--no-compiled", action="store_true", help="leave out the compiled loop's rows")
     args = parser.parse_args(argv)
     quick = args.quick
     capacity = 5_000 if quick else 50_000
@@ -154,6 +156,16 @@ def main(argv=None):
         r = end_to_end(capacity, timed, num_envs=n)
         results.setdefault("num_envs", {})[n] = r
         row(f"end-to-end steps/s, num_envs={n}", r["steps_per_s"])
+
+    if not args.no_compiled:
+        import compiled
+        results["compiled"] = compiled.measure(quick)
+        ref_rate = ref_e2e and ref_e2e["steps_per_s"]
+        for what, value, unit in compiled.rows(results["compiled"]):
+            if value > 1000 and unit == "":
+                row(what, value, ref_rate)
+            else:
+                rows.append((what, (f"{value:,.3f}" if value < 100 else f"{value:,.0f}") + unit, "", ""))
 
     v = results["versions"]
     print(f"\n{v['machine']}, {v['device']} ({v['backend']}), jax {v['jax']}, python {v['python']}"

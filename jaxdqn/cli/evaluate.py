@@ -26,6 +26,9 @@ def add_parser(sub) -> None:
     p.add_argument("--max-turns", type=int, default=None, metavar="N",
                    help="cut episodes off here [max_turns_per_episode]")
     p.add_argument("--json", action="store_true", help="print JSON for scripts, with every episode's result")
+    p.add_argument("--on", choices=("retro", "jax"), default="retro",
+                   help="for a run of a game written in JAX: play its retro counterpart (one game at a time, "
+                        "as in the terminal) or the JAX game itself (all episodes at once) [retro]")
     p.set_defaults(func=run)
 
 
@@ -35,8 +38,9 @@ def summary(values: list[float]) -> dict:
 
 
 def evaluate(run_dir, episodes: int, checkpoint: str | None = None, seed: int | None = None,
-             max_turns: int | None = None) -> dict:
-    """Greedy play (no exploration) for ``episodes`` episodes: per-episode results and their statistics."""
+             max_turns: int | None = None, on: str = "retro") -> dict:
+    """Greedy play (no exploration) for ``episodes`` episodes: per-episode results and their statistics.
+    ``on = "jax"`` plays a JAX game itself, every episode at once, instead of its retro counterpart."""
     import random
 
     from jaxdqn.episodes import run_episode
@@ -45,15 +49,21 @@ def evaluate(run_dir, episodes: int, checkpoint: str | None = None, seed: int | 
     if episodes <= 0:
         raise JaxdqnError(f"--episodes {episodes}: give a positive number of episodes")
     policy = TrainedPolicy(run_dir, checkpoint)
-    if seed is not None:
-        random.seed(seed)
-    env = policy.env()
     limit = max_turns or policy.config.training["max_turns_per_episode"]
-    outcomes = [run_episode(env, policy.greedy, limit) for _ in range(episodes)]
+    if on == "jax":
+        if policy.config.jax_game is None:
+            raise JaxdqnError(f"--on jax needs a game written in JAX; {run_dir} trains "
+                              f"{policy.config.game['module']}, a retro game: leave --on out")
+        outcomes = evaluate_jax(policy, episodes, seed or 0, limit)
+    else:
+        if seed is not None:
+            random.seed(seed)
+        env = policy.env()
+        outcomes = [run_episode(env, policy.greedy, limit) for _ in range(episodes)]
     rewards = [o.reward for o in outcomes]
     finals = [o.final_value for o in outcomes]
     result = {"run_dir": str(run_dir), "checkpoint": policy.checkpoint, "episode": policy.episode,
-              "episodes": episodes, "seed": seed, "reward_key": policy.metadata.reward,
+              "episodes": episodes, "seed": seed, "on": on, "reward_key": policy.metadata.reward,
               "episode_reward": summary(rewards), "episode_length": summary([o.turns for o in outcomes]),
               "per_episode": [{"reward": o.reward, "length": o.turns, "game_over": o.game_over,
                                **({} if o.final_value == o.reward else {"final_reward_value": o.final_value})}
@@ -61,6 +71,20 @@ def evaluate(run_dir, episodes: int, checkpoint: str | None = None, seed: int | 
     if finals != rewards:  # the reward value did not start at zero: its final value says something more
         result["final_reward_value"] = summary(finals)
     return result
+
+
+def evaluate_jax(policy, episodes: int, seed: int, max_turns: int) -> list:
+    """Every episode at once on the JAX game (the reward value starts at 0, so its final value is the sum)."""
+    import jax
+    import numpy as np
+
+    from jaxdqn.compiled.evaluate import make_evaluate
+    from jaxdqn.episodes import EpisodeOutcome
+
+    game = policy.config.jax_game
+    evaluate = jax.jit(make_evaluate(game, policy.parts.network, 0, episodes, max_turns))
+    rewards, lengths = (np.asarray(x) for x in evaluate(policy.params, jax.random.PRNGKey(seed)))
+    return [EpisodeOutcome(float(r), int(n), float(r), bool(n < max_turns)) for r, n in zip(rewards, lengths)]
 
 
 def record(run_dir: Path, result: dict) -> Path | None:
@@ -89,13 +113,14 @@ def read_evaluations(run_dir: Path) -> list[dict]:
 
 
 def run(args) -> int:
-    result = evaluate(args.run_dir, args.episodes, args.checkpoint, args.seed, args.max_turns)
+    result = evaluate(args.run_dir, args.episodes, args.checkpoint, args.seed, args.max_turns, args.on)
     record(Path(args.run_dir), result)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     seeded = f", seed {args.seed}" if args.seed is not None else ""
-    print(f"{result['checkpoint']}: {args.episodes} greedy episodes{seeded}")
+    print(f"{result['checkpoint']}: {args.episodes} greedy episodes{seeded}" +
+          (" on the JAX game" if args.on == "jax" else ""))
     rows = [("episode reward", "episode_reward"), ("episode length", "episode_length")]
     if "final_reward_value" in result:
         rows.insert(1, (f"final {result['reward_key']}", "final_reward_value"))

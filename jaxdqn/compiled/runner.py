@@ -33,7 +33,7 @@ from jaxdqn.acting import epsilon_greedy
 from jaxdqn.jaxgames.protocol import JaxGame, step_and_reset
 from jaxdqn.learner import LearnerState, PendingPriorities
 from jaxdqn.networks import Network
-from jaxdqn.replay import make_prioritized_buffer, make_uniform_buffer, ring_of
+from jaxdqn.replay import make_prioritized_buffer, make_uniform_buffer
 from jaxdqn.types import Observation, RowsObservation, Transition, example_transition
 
 
@@ -140,7 +140,8 @@ class Runner(NamedTuple):
     """The compiled loop's pure functions for one game, network and settings."""
 
     init: Any  # key -> RunnerState (one agent)
-    run_chunk: Any  # (agents, clock, target_episodes, max_iterations) -> (agents, clock, iterations)
+    run_chunk: Any  # (agent or stacked agents, clock, target_episodes, max_iterations) -> (agents, clock, iterations)
+    updates: Any  # (agent, key, n) -> agent: n updates on its replay, no game played (the update's own cost)
     settings: Settings
     records: int  # capacity of the episode records
 
@@ -224,42 +225,58 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
                                             r.learner))
         return jax.lax.scan(train_once, r, jax.random.split(key, updates))[0]
 
-    def iteration(r: RunnerState, can_train, sync) -> RunnerState:
-        """One agent's iteration; ``can_train`` and ``sync`` come from the shared clock."""
+    def iteration(r: RunnerState, train_now: bool, sync) -> RunnerState:
+        """One agent's iteration; its updates happen when ``train_now`` (a Python bool: warm-up iterations,
+        before replay holds a batch, are a loop of their own, so no branch copies the state)."""
         key, step_key, update_key = jax.random.split(r.key, 3)
         params = r.learner.params
         acting, transitions = jax.lax.scan(lambda a, k: game_step(params, a, k),
                                            {f: getattr(r, f) for f in acting_fields}, jax.random.split(step_key, steps))
         flat = jax.tree.map(lambda x: x.reshape((steps * n,) + x.shape[2:]), transitions)
         r = r._replace(key=key, replay=buffer.add(r.replay, flat), **acting)
-        return jax.lax.cond(can_train, train, lambda r, sync, key: r, r, sync, update_key)
+        return train(r, sync, update_key) if train_now else r
 
-    def tick(clock: Clock) -> tuple[Clock, jax.Array, jax.Array]:
-        """The clock after an iteration's transitions, whether its updates happen, and whether the first of
-        them copies the target first (``target_update_freq`` game steps passed since the last update's period)."""
+    def tick(clock: Clock) -> tuple[Clock, jax.Array]:
+        """The clock after an iteration's transitions, and whether its first update copies the target first
+        (``target_update_freq`` game steps passed since the last update's period)."""
         phase = clock.phase + steps * n
         added = jnp.minimum(clock.added + steps * n, 1 << 30)
         period = clock.period + phase // s.target_update_freq
         can_train = added >= s.batch_size
         sync = can_train & (clock.last_update_period >= 0) & (period > clock.last_update_period)
         last = jnp.where(can_train, period, clock.last_update_period)
-        return Clock(added, period, phase % s.target_update_freq, last), can_train, sync
+        return Clock(added, period, phase % s.target_update_freq, last), sync
 
     def run_chunk(agents: RunnerState, clock: Clock, target_episodes, max_iterations):
         """Iterate every agent until each has finished ``target_episodes``, or ``max_iterations`` ran, or a
-        board overflowed the row lists: ``(agents, clock, iterations run)``. Records start empty."""
+        board overflowed the row lists: ``(agents, clock, iterations run)``. Records start empty.
+
+        ``agents`` is one agent as ``init`` makes it, or several stacked on a leading axis (``vmap`` of
+        ``init``); a single agent is kept without that axis, so its scatters and gathers carry no batch
+        dimension and its buffers are updated in place."""
         agents = agents._replace(records=agents.records._replace(count=jnp.zeros_like(agents.records.count)))
+        batched = agents.episodes.ndim > 0
 
         def more(carry):
             agents, _, done = carry
             return (jnp.min(agents.episodes) < target_episodes) & (done < max_iterations) & ~jnp.any(agents.overflow)
 
-        def body(carry):
-            agents, clock, done = carry
-            clock, can_train, sync = tick(clock)
-            agents = jax.vmap(iteration, in_axes=(0, None, None))(agents, can_train, sync)
-            return agents, clock, done + 1
+        def body(train_now):
+            step = jax.vmap(iteration, in_axes=(0, None, None)) if batched else iteration
 
-        return jax.lax.while_loop(more, body, (agents, clock, jnp.int32(0)))
+            def run(carry):
+                agents, clock, done = carry
+                clock, sync = tick(clock)
+                return step(agents, train_now, sync), clock, done + 1
+            return run
 
-    return Runner(init, run_chunk, settings, records)
+        def warming(carry):  # the next iteration ends before replay holds a batch
+            return more(carry) & (carry[1].added + steps * n < s.batch_size)
+
+        carry = jax.lax.while_loop(warming, body(False), (agents, clock, jnp.int32(0)))
+        return jax.lax.while_loop(more, body(True), carry)
+
+    def only_updates(r: RunnerState, key, count):
+        return jax.lax.fori_loop(0, count, lambda i, r: train_once(r, jax.random.fold_in(key, i))[0], r)
+
+    return Runner(init, run_chunk, only_updates, settings, records)

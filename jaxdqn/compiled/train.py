@@ -48,6 +48,8 @@ def make_train(config: TrainConfig):
     runner = make_runner(config.game, network, s, config.episodes + s.steps_per_iteration * s.num_envs)
 
     def train(key) -> tuple[RunnerState, dict]:
+        # one agent on a batch axis of its own: the same (batched) kernels as under jax.vmap(train), so
+        # vmapped seeds give exactly what the seeds give one at a time
         agents = jax.tree.map(lambda x: x[None], runner.init(key))
         agents, _, _ = runner.run_chunk(agents, runner.init_clock(), config.episodes, jnp.iinfo(jnp.int32).max)
         state = jax.tree.map(lambda x: x[0], agents)

@@ -36,11 +36,13 @@ def restore_state(checkpoints, episode: int, meta: dict, spec, optimizer, state_
     """``(state, meta, replay)`` of checkpoint ``episode`` in today's layouts (``meta`` is its metadata, read
     first). ``replay_template`` is ignored unless the saved replay's layout can be read. A compiled run's
     checkpoint holds ``num_seeds`` agents; ``agent`` picks one (its replay is not read here)."""
-    if meta.get("loop") == "compiled":
+    if meta.get("loop") == "compiled" and meta["num_seeds"] > 1:
         agents = meta["num_seeds"]
         stacked = jax.tree.map(lambda x: jnp.zeros((agents,) + jnp.shape(x), jnp.asarray(x).dtype), state_template)
         state, meta, _ = checkpoints.restore(episode, stacked)
         return jax.tree.map(lambda x: x[agent], state), meta, None
+    if meta.get("loop") == "compiled":
+        return checkpoints.restore(episode, state_template)[0], meta, None
     legacy = meta.get("param_layout") != PARAM_LAYOUT
     if legacy:
         old = legacy_params_shapes(spec)

@@ -41,6 +41,7 @@ from jaxdqn.trainer.stats import EpisodeResult, TrainingClock
 from jaxdqn.types import RowsObservation
 
 CHUNK_SECONDS = 0.5  # the host looks at the run (progress, Ctrl+C) about this often
+MIN_ROWS = 32  # the narrowest row lists a compiled run starts with
 HOST_ONLY = ("learner", "key", "replay")  # runner fields saved as items of their own
 
 
@@ -77,7 +78,8 @@ class CompiledTrainer:
         self.device_choice = select_device(hp["device"])
         self.device = self.device_choice.device
         _, start = self.game.reset(jax.random.PRNGKey(0))
-        self.width = self.parts.rows_width(int(np.count_nonzero(np.asarray(start.board))))
+        # boards fill up as games go on, and widening recompiles: start at twice the first board, 32 at least
+        self.width = self.parts.rows_width(max(MIN_ROWS, 2 * int(np.count_nonzero(np.asarray(start.board)))))
         self._check_memory()
         self.logged = 0  # every agent's episodes up to here are in training.log
         self.pending: list[Episode] = []  # finished after ``logged``, not yet logged
@@ -91,7 +93,9 @@ class CompiledTrainer:
         self._make_runner()
         with jax.default_device(self.device):
             keys = jax.random.split(jax.random.PRNGKey(self.seed), self.num_seeds)
-            self.state: RunnerState = jax.jit(jax.vmap(self.runner.init))(keys)  # the agents, stacked
+            # several agents stacked on a leading axis; one agent without it (see Runner.run_chunk)
+            init = jax.vmap(self.runner.init) if self.num_seeds > 1 else lambda keys: self.runner.init(keys[0])
+            self.state: RunnerState = jax.jit(init)(keys)
             self.clock = self.runner.init_clock()
 
     def _make_runner(self) -> None:
@@ -127,6 +131,11 @@ class CompiledTrainer:
     @property
     def epsilon(self) -> float:
         return float(np.mean(np.asarray(self.state.epsilon)))
+
+    def per_agent(self, x) -> np.ndarray:
+        """A field of the agents' state with a leading axis of ``num_seeds`` (one agent is kept without it)."""
+        x = np.asarray(x)
+        return x[None] if self.num_seeds == 1 else x
 
     def close(self) -> None:
         self.run.close()
@@ -236,8 +245,8 @@ class CompiledTrainer:
     def _finished_episodes(self) -> list[Episode]:
         """The last chunk's finished episodes, in order, agent by agent; a NaN stops the run."""
         records = self.state.records
-        counts = np.asarray(records.count)
-        rewards, lengths, losses = (np.asarray(x) for x in (records.reward, records.length, records.loss))
+        counts = self.per_agent(records.count)
+        rewards, lengths, losses = (self.per_agent(x) for x in (records.reward, records.length, records.loss))
         out = []
         for agent, count in enumerate(counts):
             for i in range(int(count)):
@@ -288,9 +297,11 @@ class CompiledTrainer:
                 if replay is None:  # a fresh buffer: the pending priorities point into the old one
                     self.state = self.state._replace(has_pending=jnp.zeros_like(s.has_pending))
             else:  # the host trainer's checkpoint of the retro game: its network and schedules, fresh games
-                one = {"learner": jax.tree.map(lambda x: x[0], s.learner), "key": s.key[0]}
+                one = ({"learner": s.learner, "key": s.key} if self.num_seeds == 1 else
+                       {"learner": jax.tree.map(lambda x: x[0], s.learner), "key": s.key[0]})
                 state, meta, _ = restore_state(self.checkpoints, episode, meta, self.spec, self.runner_optimizer, one)
-                stacked = jax.tree.map(lambda x: jnp.broadcast_to(x, (self.num_seeds,) + x.shape), state["learner"])
+                stacked = state["learner"] if self.num_seeds == 1 else jax.tree.map(
+                    lambda x: jnp.broadcast_to(x, (self.num_seeds,) + x.shape), state["learner"])
                 self.state = s._replace(learner=stacked, epsilon=jnp.full_like(s.epsilon, meta["epsilon"]),
                                         learning_rate=jnp.full_like(s.learning_rate, meta["learning_rate"]),
                                         episodes=jnp.full_like(s.episodes, meta["episode"]))

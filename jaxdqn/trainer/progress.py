@@ -25,7 +25,8 @@ class ProgressBar:
     def episode(self, result: EpisodeResult, epsilon: float, steps_per_second: float) -> None:
         self.bar.set_postfix(reward=f"{result.reward:.1f}", eps=f"{epsilon:.3f}", loss=f"{result.avg_loss:.3f}",
                              steps_s=f"{steps_per_second:,.0f}", refresh=False)
-        self.bar.update(1)
+        if self.bar.n < self.bar.total:  # a compiled run's last chunk may finish a few episodes past the end
+            self.bar.update(1)
 
     @contextlib.contextmanager
     def compiling(self):

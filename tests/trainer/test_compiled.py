@@ -1,4 +1,5 @@
 """The compiled trainer through the run directory: log, checkpoints, resume, seeds, widening, play."""
+import json
 import signal
 import time
 
@@ -72,12 +73,14 @@ def test_seeds_train_side_by_side(tmp_path, capsys):
     assert "holds 3 agent(s), and num_seeds is now 2" in capsys.readouterr().err
 
 
-def test_row_lists_widen_inside_a_compiled_run_without_changing_it(tmp_path):
+def test_row_lists_widen_inside_a_compiled_run_without_changing_it(tmp_path, monkeypatch):
+    import jaxdqn.trainer.compiled as compiled
+    monkeypatch.setattr(compiled, "MIN_ROWS", 2)  # start as narrow as paint's first board allows
     narrow = make_run(tmp_path, PAINT_CONFIG, name="narrow")
     with trainer_from_config(load_config(narrow)) as trainer:
-        assert trainer.width == 16  # paint starts with one occupied cell
+        assert trainer.width == 16
         trainer.train(on_episode=lambda: None)
-        assert trainer.width == 64  # a painted board holds up to 41 cells
+        assert trainer.width == 64  # paint covers more than 16 cells in an episode
     wide = make_run(tmp_path, PAINT_CONFIG, name="wide")
     with trainer_from_config(load_config(wide)) as trainer:
         trainer.widen(64)  # wide enough from the start
@@ -92,6 +95,12 @@ def test_play_and_eval_use_the_retro_game(tmp_path, capsys):
     assert main(["play", str(run), "--headless"]) == 0
     assert "played 40 turns" in capsys.readouterr().out
     assert main(["eval", str(run), "-k", "2", "--json"]) == 0
+    retro = json.loads(capsys.readouterr().out)
+    assert main(["eval", str(run), "-k", "2", "--json", "--on", "jax"]) == 0
+    jax_side = json.loads(capsys.readouterr().out)
+    assert jax_side["on"] == "jax" and retro["on"] == "retro"
+    # paint starts the same way every time and the policy is greedy: both games give the same episodes
+    assert jax_side["episode_reward"] == retro["episode_reward"]
 
 
 def test_ctrl_c_saves_and_the_run_resumes(tmp_path):
@@ -108,3 +117,18 @@ def test_ctrl_c_saves_and_the_run_resumes(tmp_path):
     assert parse_log(run / "training.log")[-1].episode == latest
     with trainer_from_config(load_config(run)) as trainer:
         assert trainer.resume() == f"ep_{latest:04d}" and trainer.start_episode == latest + 1
+
+
+def test_a_jax_game_config_cannot_change_what_the_game_observes(tmp_path, capsys):
+    text = PAINT_CONFIG.replace("[model]", '[preprocessing]\nobserve_state = ["score"]\n\n[model]')
+    run = make_run(tmp_path, text)
+    assert main(["train", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "preprocessing.observe_state" in err and "observation is fixed" in err
+
+
+def test_num_seeds_needs_a_jax_game(tmp_path, capsys):
+    from runs import TINY_CONFIG
+    run = make_run(tmp_path, TINY_CONFIG, num_seeds=4)
+    assert main(["train", str(run)]) == 2
+    assert "training.num_seeds" in capsys.readouterr().err
