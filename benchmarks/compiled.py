@@ -113,7 +113,7 @@ def rows(results: dict) -> list[tuple[str, float, str]]:
     r = results["reference_semantics"]
     out = [("compiled, reference semantics (1 game, batch 64, 50k prioritized full, 1 update / 4 steps), steps/s",
             r["steps_per_s"], ""),
-           (f"  ms per iteration (4 steps + 1 update) / the update alone", r["ms_per_iteration"],
+           ("  ms per iteration (4 steps + 1 update) / the update alone", r["ms_per_iteration"],
             f" / {r['update_floor_ms']:.3f} ({r['over_floor']:+.0%})"),
            ("compiled, 256 games, 1 update (batch 256) / 256 transitions, steps/s", results["throughput"]["steps_per_s"],
             "")]

@@ -54,7 +54,16 @@ TRAINING_KEYS: dict[str, tuple[Any, str]] = {
     "num_seeds": (1, "independent agents trained side by side in one program, one seed each (JAX games only)"),
 }
 TRAINING_DEFAULTS = {k: v for k, (v, _) in TRAINING_KEYS.items()}
-SECTIONS = ("game", "metadata", "preprocessing", "model", "training")
+SECTIONS = ("game", "metadata", "preprocessing", "model", "training", "distributed")
+
+# [distributed]: more devices and machines for the compiled loop (JAX games only).
+DISTRIBUTED_KEYS: dict[str, tuple[Any, str]] = {
+    "devices": (1, 'devices to train on, across every process: a number, or "all"'),
+    "data_parallel": (1, "devices each agent is split over (its games, replay and batch); 1: none"),
+    "coordinator": (None, '"host:port" of process 0 for training on several machines, or "slurm"'),
+    "num_processes": (None, "how many processes (one per machine) take part; with coordinator"),
+}
+DISTRIBUTED_DEFAULTS = {k: v for k, (v, _) in DISTRIBUTED_KEYS.items()}
 GAME_KEYS = ("module", "path", "factory")
 
 def _num(v) -> bool:
@@ -130,6 +139,42 @@ def validate_model(model: dict) -> list[Problem]:
     return problems
 
 
+def validate_distributed(dist: dict, training: dict) -> list[Problem]:
+    problems = unknown_keys(dist, DISTRIBUTED_KEYS, "distributed", "distributed setting")
+    d = {**DISTRIBUTED_DEFAULTS, **dist}
+
+    def bad(key, what, why, fix):
+        problems.append(Problem(f"distributed.{key}", what, why, fix))
+
+    devices, data = d["devices"], d["data_parallel"]
+    if not (devices == "all" or (is_int(devices) and devices > 0)):
+        bad("devices", f"{devices!r} is not a positive whole number or \"all\"", DISTRIBUTED_KEYS["devices"][1],
+            'devices = "all"')
+    if not (is_int(data) and data > 0):
+        bad("data_parallel", f"{data!r} is not a positive whole number", DISTRIBUTED_KEYS["data_parallel"][1],
+            "data_parallel = 1")
+    elif is_int(devices) and devices % data:
+        bad("data_parallel", f"{data} does not divide devices = {devices}",
+            "the devices form groups of data_parallel, one group per share of the agents",
+            f"devices = {data * max(1, devices // data)}")
+    if is_int(data) and data > 1:
+        hp = {**TRAINING_DEFAULTS, **training}
+        for key in ("num_envs", "batch_size", "memory_capacity"):
+            if is_int(hp[key]) and hp[key] % data:
+                problems.append(Problem(f"training.{key}", f"{hp[key]} is not a multiple of data_parallel = {data}",
+                                        "each of an agent's devices holds an equal share of it",
+                                        f"{key} = {data * max(1, hp[key] // data)}"))
+    coordinator, processes = d["coordinator"], d["num_processes"]
+    if coordinator is not None and not (isinstance(coordinator, str) and (coordinator == "slurm"
+                                                                          or coordinator.count(":") == 1)):
+        bad("coordinator", f"{coordinator!r} is not \"host:port\" or \"slurm\"", DISTRIBUTED_KEYS["coordinator"][1],
+            'coordinator = "10.0.0.1:1234"')
+    if coordinator not in (None, "slurm") and not (is_int(processes) and processes > 0):
+        bad("num_processes", f"is {processes!r}; a coordinator needs the number of processes",
+            "every process waits at the coordinator until all of them have joined", "num_processes = 2")
+    return problems
+
+
 @dataclass
 class RunConfig:
     """A validated config.toml."""
@@ -141,6 +186,7 @@ class RunConfig:
     model: dict
     training: dict  # every key, defaults filled in
     jax_game: Any = None  # a JaxGame when [game] module names one (trained by the compiled loop)
+    distributed: dict = None  # every [distributed] key, defaults filled in
 
     @property
     def run_dir(self) -> Path:
@@ -235,6 +281,14 @@ def load_config(run_dir: str | Path, import_game: bool = True) -> RunConfig:
     problems.extend(validate_preprocessing(pre, metadata))
     problems.extend(validate_model(section["model"]))
     problems.extend(validate_training(section["training"]))
+    problems.extend(validate_distributed(section["distributed"], section["training"]))
+    asks_more = {**DISTRIBUTED_DEFAULTS, **section["distributed"]}
+    if jax_game is None and module_ok and (asks_more["devices"] != 1 or asks_more["coordinator"] is not None):
+        problems.append(Problem("distributed", "asks for more devices or machines for a retro game",
+                                "a retro game runs in Python, one step at a time on one machine; devices and "
+                                "machines share one compiled program, which needs the game written in JAX",
+                                "remove [distributed], or train a JAX game (module = \"jaxdqn.jaxgames.snake\"); "
+                                "for more throughput with a retro game raise num_envs"))
     if jax_game is None and module_ok and section["training"].get("num_seeds", 1) != 1:
         problems.append(Problem("training.num_seeds", f"is {section['training']['num_seeds']!r} for a retro game",
                                 "agents side by side in one program need the game written in JAX; a retro game "
@@ -255,6 +309,7 @@ def load_config(run_dir: str | Path, import_game: bool = True) -> RunConfig:
         model={**MODEL_DEFAULTS, **section["model"]},
         training={**TRAINING_DEFAULTS, **section["training"]},
         jax_game=jax_game,
+        distributed={**DISTRIBUTED_DEFAULTS, **section["distributed"]},
     )
 
 

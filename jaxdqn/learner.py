@@ -78,15 +78,21 @@ def update(
     gamma: float,
     target_update_period: int | None,
     double_dqn: bool = False,
+    axis_name: str | None = None,
 ) -> tuple[LearnerState, UpdateMetrics]:
     """One gradient step on ``batch``; every ``target_update_period`` steps the target becomes a hard copy.
 
     With ``target_update_period=None`` the target is left alone: the caller syncs it (see
-    :func:`sync_target`), e.g. on a count of environment steps as the trainer does.
+    :func:`sync_target`), e.g. on a count of environment steps as the trainer does. With
+    ``axis_name`` (inside ``shard_map`` or ``pmap``), each device's batch is one share of the
+    batch: gradients and loss are averaged over that axis before Adam, so the parameters stay
+    identical on every device.
     """
     (loss, abs_td), grads = jax.value_and_grad(td_loss, has_aux=True)(
         state.params, state.target_params, apply_fn, batch, gamma, weights, double_dqn
     )
+    if axis_name is not None:
+        grads, loss = jax.lax.pmean((grads, loss), axis_name)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     step = state.step + 1
@@ -123,6 +129,7 @@ def make_update(
     double_dqn: bool = False,
     jit: bool = True,
     donate: bool = True,
+    axis_name: str | None = None,
 ):
     """``update(state, batch, weights) -> (state, metrics)``: one gradient step on a batch.
 
@@ -130,11 +137,11 @@ def make_update(
     steps: 500 game steps at ``train_every = 4`` is 125 updates); None leaves the target to the
     caller (:func:`sync_target`). Jitted by default, with the state's buffers donated: the
     ``state`` you pass is deleted by the call, so keep only the returned one (``donate=False``
-    keeps yours, at the cost of a copy per update).
+    keeps yours, at the cost of a copy per update). ``axis_name``: see :func:`update`.
     """
     fn = functools.partial(
         update, apply_fn=network.apply, optimizer=optimizer, gamma=gamma,
-        target_update_period=target_update_period, double_dqn=double_dqn,
+        target_update_period=target_update_period, double_dqn=double_dqn, axis_name=axis_name,
     )
     if not jit:
         return fn

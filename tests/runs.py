@@ -50,18 +50,18 @@ def make_run(tmp_path, text=TINY_CONFIG, name="run", **training):
     return run
 
 
-def env():
-    return {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+def env(**extra):
+    return {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **extra}
 
 
-def run_cli(*args, timeout=300, module="jaxdqn.train"):
+def run_cli(*args, timeout=300, module="jaxdqn.train", **extra_env):
     return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env(), stdin=subprocess.DEVNULL)
+                          timeout=timeout, env=env(**extra_env), stdin=subprocess.DEVNULL)
 
 
-def popen_cli(*args, module="jaxdqn.train"):
+def popen_cli(*args, module="jaxdqn.train", **extra_env):
     return subprocess.Popen([sys.executable, "-m", module, *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env(), stdin=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, text=True, env=env(**extra_env), stdin=subprocess.DEVNULL)
 
 
 def tiny_env(**pre):

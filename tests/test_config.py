@@ -57,6 +57,17 @@ BAD_CONFIGS = [
      "preprocessing.board"),
     ("exploration_turns negative", lambda t: _edit(t, "[training]\n", "[training]\nexploration_turns = -1\n"),
      "training.exploration_turns"),
+    ("distributed retro game", lambda t: t + "\n[distributed]\ndevices = 2\n", "needs the game written in JAX"),
+    ("distributed unknown key", lambda t: t + "\n[distributed]\ndevice = 2\n", "did you mean 'devices'"),
+    ("distributed devices", lambda t: t + '\n[distributed]\ndevices = "many"\n', "distributed.devices"),
+    ("data_parallel not dividing", lambda t: t + "\n[distributed]\ndevices = 3\ndata_parallel = 2\n",
+     "distributed.data_parallel: 2 does not divide devices = 3"),
+    ("batch not split", lambda t: t + "\n[distributed]\ndevices = 2\ndata_parallel = 2\n",
+     "training.num_envs: 1 is not a multiple of data_parallel = 2"),
+    ("coordinator format", lambda t: t + '\n[distributed]\ncoordinator = "localhost"\nnum_processes = 2\n',
+     "distributed.coordinator"),
+    ("coordinator without processes", lambda t: t + '\n[distributed]\ncoordinator = "10.0.0.1:1234"\n',
+     "distributed.num_processes"),
 ]
 
 

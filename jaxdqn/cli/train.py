@@ -18,6 +18,9 @@ def add_arguments(parser) -> None:
                              "kept under another name, not overwritten")
     parser.add_argument("--episodes", type=int, metavar="N",
                         help="train until N episodes (sets training_episodes in config.toml)")
+    parser.add_argument("--process-id", type=int, metavar="K",
+                        help="this machine's number in a run on several machines ([distributed] coordinator): "
+                             "0 on the coordinator's machine [$JAXDQN_PROCESS_ID, or SLURM's]")
 
 
 def add_parser(sub) -> None:
@@ -45,27 +48,38 @@ def run(args) -> int:
 
 
 def _train(args, run_dir: Path, stop) -> int:
+    import jax
+
     from jaxdqn.config import CONFIG_NAME, load_config
     from jaxdqn.errors import JaxdqnError
     from jaxdqn.trainer import trainer_from_config
 
+    # several machines: join them before the game's module is imported (JAX games build arrays at import)
+    distributed = load_config(run_dir, import_game=False).distributed
+    if distributed.get("coordinator") is not None:
+        from jaxdqn.trainer.distributed import join_processes
+        join_processes(distributed, args.process_id)
     config = load_config(run_dir)
+    if args.episodes is not None and args.process_id:
+        raise JaxdqnError("--episodes changes config.toml: give it on process 0 only (or edit the file on every "
+                          "machine)")
     if args.episodes is not None:
         if args.episodes <= 0:
             raise JaxdqnError(f"--episodes {args.episodes}: give a positive number of episodes")
         _set_episodes(run_dir / CONFIG_NAME, args.episodes)
         config = load_config(run_dir)
-    with trainer_from_config(config) as trainer:
+    with trainer_from_config(config, args.process_id) as trainer:
+        say = print if trainer.run.primary else (lambda text: None)  # several processes: the first one speaks
         resumed = trainer.resume(args.checkpoint)
         if resumed:
-            print(f"Resuming from {resumed}")
-        if stop.requested:
-            print("Stopped before training started; nothing new was trained.")
+            say(f"Resuming from {resumed}")
+        if stop.requested and jax.process_count() == 1:  # several: the trainer stops them all at one checkpoint
+            say("Stopped before training started; nothing new was trained.")
             return 0
         already_done = trainer.start_episode > trainer.hp["training_episodes"]
         trainer.train(stop=stop)
         if not already_done and trainer.start_episode > trainer.hp["training_episodes"]:
-            print(f"Done. Checkpoints are in {trainer.checkpoints.directory}")
+            say(f"Done. Checkpoints are in {trainer.checkpoints.directory}")
     return 0
 
 

@@ -150,21 +150,34 @@ class Runner(NamedTuple):
         return Clock(jnp.int32(0), jnp.int32(0), jnp.int32(0), jnp.int32(-1))
 
 
-def make_runner(game: JaxGame, network: Network, settings: Settings, records: int) -> Runner:
+def make_runner(game: JaxGame, network: Network, settings: Settings, records: int, data_axis: str | None = None,
+                data_shards: int = 1, mesh_axes: tuple = ()) -> Runner:
     """Bind a game, a network and settings into ``init`` (one agent) and ``run_chunk`` (agents stacked on
     a leading axis, each with its own seed; pure and jittable). ``records`` bounds the episodes one chunk
-    may finish."""
+    may finish.
+
+    Inside ``shard_map`` (see :mod:`jaxdqn.compiled.distributed`): with ``data_axis``, each of the
+    ``data_shards`` devices along it holds ``1 / data_shards`` of every agent's games, replay and batch,
+    gradients are averaged over it (parameters stay identical) and finished episodes are counted over it;
+    ``mesh_axes`` are all the mesh's axes, over which a chunk's end is decided.
+    """
     s = settings
     spec = network.spec
-    n = s.num_envs
+    n = s.num_envs // data_shards  # this device's games
+    batch_size, capacity = s.batch_size // data_shards, s.memory_capacity // data_shards
     steps, updates = s.steps_per_iteration, s.updates_per_iteration
     optimizer = learner.make_optimizer(s.learning_rate)
-    buffer = (make_prioritized_buffer(s.memory_capacity) if s.prioritize_experiences
-              else make_uniform_buffer(s.memory_capacity))
-    update_fn = learner.make_update(network, optimizer, s.gamma, None, s.double_dqn, jit=False)
+    buffer = make_prioritized_buffer(capacity) if s.prioritize_experiences else make_uniform_buffer(capacity)
+    update_fn = learner.make_update(network, optimizer, s.gamma, None, s.double_dqn, jit=False, axis_name=data_axis)
 
-    def init(key) -> RunnerState:
+    def over_data(x):
+        return jax.lax.psum(x, data_axis) if data_axis else x
+
+    def init(key, shard=0) -> RunnerState:
+        """One agent (its share of games and replay on data shard ``shard``: the same network, other games)."""
         init_key, game_key, run_key = jax.random.split(key, 3)
+        if data_axis:
+            game_key, run_key = jax.random.fold_in(game_key, shard), jax.random.fold_in(run_key, shard)
         games, obs = jax.vmap(game.reset)(jax.random.split(game_key, n))
         stored, overflow = to_stored(obs, spec, s.rows_width)
         example = example_transition(jax.tree.map(lambda x: x[0], stored))
@@ -173,7 +186,7 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         zeros_f, zeros_i = jnp.zeros((n,), jnp.float32), jnp.zeros((n,), jnp.int32)
         return RunnerState(
             state, buffer.init(example),
-            PendingPriorities(jnp.zeros((s.batch_size,), jnp.int32), jnp.zeros((s.batch_size,), jnp.float32)),
+            PendingPriorities(jnp.zeros((batch_size,), jnp.int32), jnp.zeros((batch_size,), jnp.float32)),
             jnp.bool_(False), games, stored, zeros_f, zeros_i, zeros_f, zeros_i,
             jnp.float32(s.epsilon), jnp.float32(s.learning_rate), jnp.int32(0), run_key,
             EpisodeRecords(jnp.zeros((records,), jnp.float32), jnp.zeros((records,), jnp.int32),
@@ -198,8 +211,8 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         transition = Transition(a["obs"], actions, out.reward.astype(jnp.float32), final, out.done)
         reward, length = a["ep_reward"] + out.reward, a["ep_length"] + 1
         loss = jnp.where(a["ep_updates"] > 0, a["ep_loss"] / jnp.maximum(a["ep_updates"], 1), 0.0)
-        finished = jnp.sum(ended)
-        trained = jnp.sum(ended & (a["ep_updates"] > 0))
+        finished = over_data(jnp.sum(ended))
+        trained = over_data(jnp.sum(ended & (a["ep_updates"] > 0)))
         keep = ~ended
         a = dict(
             games=out.state, obs=_where(ended, fresh, final),
@@ -214,7 +227,7 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
     def train_once(r: RunnerState, key) -> tuple[RunnerState, None]:
         state = r.learner._replace(opt_state=learner.set_learning_rate(r.learner.opt_state, r.learning_rate))
         replay = buffer.update(r.replay, r.pending.indices, r.pending.abs_td, r.has_pending)
-        batch, indices, weights = buffer.sample(replay, key, s.batch_size)
+        batch, indices, weights = buffer.sample(replay, key, batch_size)
         state, metrics = update_fn(state, batch, weights)
         return r._replace(learner=state, replay=replay, pending=PendingPriorities(indices, metrics.abs_td),
                           has_pending=jnp.bool_(True), ep_loss=r.ep_loss + metrics.loss,
@@ -239,8 +252,8 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
     def tick(clock: Clock) -> tuple[Clock, jax.Array]:
         """The clock after an iteration's transitions, and whether its first update copies the target first
         (``target_update_freq`` game steps passed since the last update's period)."""
-        phase = clock.phase + steps * n
-        added = jnp.minimum(clock.added + steps * n, 1 << 30)
+        phase = clock.phase + steps * s.num_envs
+        added = jnp.minimum(clock.added + steps * s.num_envs, 1 << 30)
         period = clock.period + phase // s.target_update_freq
         can_train = added >= s.batch_size
         sync = can_train & (clock.last_update_period >= 0) & (period > clock.last_update_period)
@@ -255,11 +268,17 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         ``init``); a single agent is kept without that axis, so its scatters and gathers carry no batch
         dimension and its buffers are updated in place."""
         agents = agents._replace(records=agents.records._replace(count=jnp.zeros_like(agents.records.count)))
+        if mesh_axes:  # each process sizes its chunks by its own clock; every device must run the same count
+            max_iterations = jax.lax.pmin(max_iterations, mesh_axes)
         batched = agents.episodes.ndim > 0
 
         def more(carry):
             agents, _, done = carry
-            return (jnp.min(agents.episodes) < target_episodes) & (done < max_iterations) & ~jnp.any(agents.overflow)
+            fewest, overflow = jnp.min(agents.episodes), jnp.any(agents.overflow)
+            if mesh_axes:
+                fewest = jax.lax.pmin(fewest, mesh_axes)
+                overflow = jax.lax.pmax(overflow.astype(jnp.int32), mesh_axes) > 0
+            return (fewest < target_episodes) & (done < max_iterations) & ~overflow
 
         def body(train_now):
             step = jax.vmap(iteration, in_axes=(0, None, None)) if batched else iteration
@@ -271,7 +290,7 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
             return run
 
         def warming(carry):  # the next iteration ends before replay holds a batch
-            return more(carry) & (carry[1].added + steps * n < s.batch_size)
+            return more(carry) & (carry[1].added + steps * s.num_envs < s.batch_size)
 
         carry = jax.lax.while_loop(warming, body(False), (agents, clock, jnp.int32(0)))
         return jax.lax.while_loop(more, body(True), carry)

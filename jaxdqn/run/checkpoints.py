@@ -96,19 +96,33 @@ def _abstract(template):
 
 
 def _refill_empty(restored, template):
+    """Zero-size arrays (not saved: Orbax cannot) made again, on the devices of their template."""
+    import functools
+
     import jax
     import jax.numpy as jnp
-    return jax.tree.map(lambda t, r: jnp.zeros(t.shape, t.dtype) if r is None else r, template, restored,
-                        is_leaf=lambda x: x is None)
+
+    def empty(t):
+        make = functools.partial(jnp.zeros, t.shape, t.dtype)
+        sharding = getattr(t, "sharding", None)
+        return jax.jit(make, out_shardings=sharding)() if sharding is not None else make()
+    return jax.tree.map(lambda t, r: empty(t) if r is None else r, template, restored, is_leaf=lambda x: x is None)
 
 
 class Checkpoints:
     """The checkpoints of one run. Listing and reading never modify anything; ``save``, ``recover``
-    and ``set_aside`` are for the process holding the run's lock."""
+    and ``set_aside`` are for the process holding the run's lock.
 
-    def __init__(self, directory: str | Path, keep: int = 5):
+    With several processes (``jax.distributed``), every process calls ``save`` (Orbax writes each
+    process's share of the arrays), and only the primary one touches the directory's names; ``barrier``
+    then keeps the others from running ahead of it.
+    """
+
+    def __init__(self, directory: str | Path, keep: int = 5, primary: bool = True, barrier=None):
         self.directory = Path(directory).resolve()
         self.keep = keep
+        self.primary = primary
+        self._barrier = barrier or (lambda name: None)
         self._checkpointer = None
 
     @property
@@ -224,9 +238,11 @@ class Checkpoints:
         final = self.path(episode)
         if final.exists():
             raise CheckpointWriteError(f"{final} already exists; it is never overwritten")
-        self.directory.mkdir(parents=True, exist_ok=True)
         pending = self.directory / f"{PENDING}{name}"
-        self._remove(pending)
+        if self.primary:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._remove(pending)
+        self._barrier(f"jaxdqn-save-{episode}-start")
         items = {"state": ocp.args.StandardSave(_drop_empty(state)), "meta": ocp.args.JsonSave(meta)}
         if replay is not None:
             items["replay"] = ocp.args.StandardSave(_drop_empty(replay))
@@ -235,18 +251,21 @@ class Checkpoints:
         try:
             self._orbax.save(pending, args=ocp.args.Composite(**items))
         except Exception as exc:  # noqa: BLE001 - clean up, then say what happened in one line
-            self._remove(pending)
-            self._remove_orbax_tmp()
+            if self.primary:
+                self._remove(pending)
+                self._remove_orbax_tmp()
             if is_disk_full(exc):
                 raise DiskFull(self._disk_full_message(name)) from exc
             raise CheckpointWriteError(f"could not write checkpoint {name} in {self.directory} "
                                        f"({short_reason(exc)})") from exc
-        if before_commit is not None:
-            before_commit()
-        self._make_room(self.keep - 1)
-        os.replace(pending, final)
-        self._sync_directory()
-        self._purge(DELETING)
+        if self.primary:
+            if before_commit is not None:
+                before_commit()
+            self._make_room(self.keep - 1)
+            os.replace(pending, final)
+            self._sync_directory()
+            self._purge(DELETING)
+        self._barrier(f"jaxdqn-save-{episode}-done")
         return final
 
     def recover(self, logged: set[int]) -> list[str]:

@@ -36,11 +36,16 @@ def restore_state(checkpoints, episode: int, meta: dict, spec, optimizer, state_
     """``(state, meta, replay)`` of checkpoint ``episode`` in today's layouts (``meta`` is its metadata, read
     first). ``replay_template`` is ignored unless the saved replay's layout can be read. A compiled run's
     checkpoint holds ``num_seeds`` agents; ``agent`` picks one (its replay is not read here)."""
-    if meta.get("loop") == "compiled" and meta["num_seeds"] > 1:
-        agents = meta["num_seeds"]
-        stacked = jax.tree.map(lambda x: jnp.zeros((agents,) + jnp.shape(x), jnp.asarray(x).dtype), state_template)
+    layout = meta.get("layout")
+    if meta.get("loop") == "compiled" and (meta["num_seeds"] > 1 or layout):
+        rows, row = meta["num_seeds"], agent
+        if layout:  # one block per device (see jaxdqn.compiled.distributed): the agent's block on data shard 0
+            rows = layout["agent_groups"] * layout["data"] * layout["per_device"]
+            group, j = divmod(agent, layout["per_device"])
+            row = group * layout["data"] * layout["per_device"] + j
+        stacked = jax.tree.map(lambda x: jnp.zeros((rows,) + jnp.shape(x), jnp.asarray(x).dtype), state_template)
         state, meta, _ = checkpoints.restore(episode, stacked)
-        return jax.tree.map(lambda x: x[agent], state), meta, None
+        return jax.tree.map(lambda x: x[row], state), meta, None
     if meta.get("loop") == "compiled":
         return checkpoints.restore(episode, state_template)[0], meta, None
     legacy = meta.get("param_layout") != PARAM_LAYOUT

@@ -319,12 +319,13 @@ class DQNTrainer:
         raise self.run.diverged(episode)
 
 
-def trainer_from_config(config: RunConfig):
+def trainer_from_config(config: RunConfig, process_id: int | None = None):
     """A trainer for a validated :class:`~jaxdqn.config.RunConfig`: the compiled one for a game written in
-    JAX (:class:`~jaxdqn.trainer.compiled.CompiledTrainer`), else :class:`DQNTrainer`."""
+    JAX (:class:`~jaxdqn.trainer.compiled.CompiledTrainer`; ``process_id`` for a run on several machines),
+    else :class:`DQNTrainer`."""
     if config.jax_game is not None:
         from jaxdqn.trainer.compiled import CompiledTrainer
-        return CompiledTrainer(config)
+        return CompiledTrainer(config, process_id)
     from jaxdqn.assembly import config_factory
     return DQNTrainer(config_factory(config), config.metadata, config.run_dir, dict(config.preprocessing),
                       **config.hyperparams)

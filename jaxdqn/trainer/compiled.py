@@ -7,7 +7,9 @@ with ``save_replay_buffer``, the replay), Ctrl+C, the NaN guard. Between chunks 
 only logs, checkpoints and looks for a stop request. ``num_seeds`` agents train side by side
 in the same program (``jax.vmap``): a checkpoint is taken when every agent has finished the
 interval's episodes, the log's averages are over all of them, and metrics.csv has each
-agent's episodes (its ``agent`` column).
+agent's episodes (its ``agent`` column). ``[distributed]`` spreads the agents, or each agent's games
+and replay, over devices and machines (:mod:`jaxdqn.compiled.distributed`); every process runs the
+same trainer, and only process 0 writes the log, metrics.csv and checkpoint names.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import numpy as np
 
 from jaxdqn import __version__, learner
 from jaxdqn.assembly import RunParts, assemble_config, network_identity
+from jaxdqn.compiled.distributed import gather, make_distributed_runner
 from jaxdqn.compiled.runner import Clock, RunnerState, Settings, make_runner
 from jaxdqn.config import CONFIG_NAME, TRAINING_KEYS, RunConfig
 from jaxdqn.device import select_device
@@ -35,6 +38,7 @@ from jaxdqn.rows import rows_dtype, rows_width, widen_rows
 from jaxdqn.run.checkpoints import checkpoint_name
 from jaxdqn.run.log import IntervalStats
 from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, REPLAY_LAYOUT, restore_state
+from jaxdqn.trainer.distributed import barrier, describe_layout, join_processes, layout_for
 from jaxdqn.trainer.lifecycle import RunDirectory
 from jaxdqn.trainer.progress import ProgressBar
 from jaxdqn.trainer.stats import EpisodeResult, TrainingClock
@@ -58,8 +62,13 @@ class Episode:
 class CompiledTrainer:
     """Trains the JAX game a config names; the same run directory, log, checkpoints and resume rules."""
 
-    def __init__(self, config: RunConfig):
-        self.run = RunDirectory(config.run_dir, config.hyperparams["keep_checkpoints"])
+    def __init__(self, config: RunConfig, process_id: int | None = None):
+        """``process_id``: this process's number in a run on several machines (see
+        :func:`~jaxdqn.trainer.distributed.join_processes`, which must run before JAX is used)."""
+        join_processes(config.distributed, process_id)
+        self.layout = layout_for(config.distributed, config.hyperparams["num_seeds"])
+        self.run = RunDirectory(config.run_dir, config.hyperparams["keep_checkpoints"],
+                                primary=jax.process_index() == 0, barrier=barrier)
         try:
             self._build(config)
         except BaseException:
@@ -92,17 +101,23 @@ class CompiledTrainer:
         self._resumed_from: str | None = None
         self._make_runner()
         with jax.default_device(self.device):
-            keys = jax.random.split(jax.random.PRNGKey(self.seed), self.num_seeds)
-            # several agents stacked on a leading axis; one agent without it (see Runner.run_chunk)
-            init = jax.vmap(self.runner.init) if self.num_seeds > 1 else lambda keys: self.runner.init(keys[0])
-            self.state: RunnerState = jax.jit(init)(keys)
-            self.clock = self.runner.init_clock()
+            self.state: RunnerState = self._init(np.int32(self.seed))
+            self.clock: Clock = self._init_clock()
 
     def _make_runner(self) -> None:
         settings = Settings(**{k: self.hp[k] for k in Settings._fields if k in self.hp}, rows_width=self.width)
         records = self.hp["checkpoint_every"] + settings.steps_per_iteration * settings.num_envs
+        if self.layout is not None:
+            distributed = make_distributed_runner(self.game, self.parts.network, settings, records, self.layout)
+            self.runner, self._chunk = distributed.runner, distributed.run_chunk
+            self._init, self._init_clock = distributed.init, distributed.init_clock
+            return
         self.runner = make_runner(self.game, self.parts.network, settings, records)
-        self._chunk = jax.jit(self.runner.run_chunk)
+        n = self.num_seeds
+        # several agents stacked on a leading axis; one agent without it (see Runner.run_chunk)
+        init = jax.vmap(self.runner.init) if n > 1 else lambda keys: self.runner.init(keys[0])
+        self._init = jax.jit(lambda seed: init(jax.random.split(jax.random.PRNGKey(seed), n)))
+        self._init_clock, self._chunk = self.runner.init_clock, jax.jit(self.runner.run_chunk)
 
     def _check_memory(self) -> None:
         num_params = sum(math.prod(shape) for shape in self.parts.param_shapes.values())
@@ -130,11 +145,25 @@ class CompiledTrainer:
 
     @property
     def epsilon(self) -> float:
-        return float(np.mean(np.asarray(self.state.epsilon)))
+        return float(np.mean(self.per_agent(self.state.epsilon)))
+
+    def _host(self, x) -> np.ndarray:
+        """A field of the agents' state on this host, whole (every process calls it: it may gather)."""
+        return gather(x) if self.layout is not None else np.asarray(x)
+
+    def _rows(self, agent: int) -> list[int]:
+        """The first-axis rows of an agent in the state: one per data shard (see ``per_agent``)."""
+        if self.layout is None:
+            return [agent]
+        layout = self.layout
+        return [layout.row(agent) + d * layout.per_device for d in range(layout.data)]
 
     def per_agent(self, x) -> np.ndarray:
-        """A field of the agents' state with a leading axis of ``num_seeds`` (one agent is kept without it)."""
-        x = np.asarray(x)
+        """An agent-level field (one value per agent, the same on each of its data shards), ``[num_seeds]``
+        first: one agent is kept without the axis, and on a mesh each device holds a block of rows."""
+        x = self._host(x)
+        if self.layout is not None:
+            return x[[self._rows(agent)[0] for agent in range(self.num_seeds)]]
         return x[None] if self.num_seeds == 1 else x
 
     def close(self) -> None:
@@ -155,7 +184,7 @@ class CompiledTrainer:
         """
         last = self.hp["training_episodes"]
         if self.logged >= last:
-            print(f"Training already complete ({last} episodes). To train further, raise training_episodes "
+            self._say(f"Training already complete ({last} episodes). To train further, raise training_episodes "
                   f"in {self.run_dir / CONFIG_NAME} (or run: jaxdqn train {self.run_dir} --episodes N).")
             return
         existing = self.checkpoints.latest()
@@ -167,11 +196,11 @@ class CompiledTrainer:
             self._train(clock, last, on_checkpoint, on_episode, stop)
         if self.stopped_at is not None:
             where = self.checkpoints.path(self.stopped_at)
-            print(f"Stopped after episode {self.stopped_at}. Saved {where}; run the same command to continue.")
+            self._say(f"Stopped after episode {self.stopped_at}. Saved {where}; run the same command to continue.")
 
     def _train(self, clock, last: int, on_checkpoint, on_episode, stop) -> None:
         bar = None
-        if on_checkpoint is None and on_episode is None:
+        if on_checkpoint is None and on_episode is None and self.run.primary:
             bar = ProgressBar(last, self.logged, clock, self.compile_seconds)
         interval, interval_start = list(self.pending), clock()
         iterations, compiled = 8, False
@@ -189,6 +218,7 @@ class CompiledTrainer:
                     steps = ran * s.steps_per_iteration * s.num_envs * self.num_seeds
                     self.total_steps += steps
                     self.rate = rate = steps / elapsed
+                    epsilon = self.epsilon
                     for episode in self._finished_episodes():
                         interval.append(episode)
                         if episode.agent == 0:
@@ -197,10 +227,10 @@ class CompiledTrainer:
                             if on_episode:
                                 on_episode()
                             if bar is not None:
-                                bar.episode(self.last_episode, self.epsilon, rate)
+                                bar.episode(self.last_episode, epsilon, rate)
                     iterations = max(1, min(1 << 20, int(iterations * CHUNK_SECONDS / elapsed)))
-                    everyone = int(np.asarray(self.state.episodes).min())
-                    stopping = stop is not None and stop.requested
+                    everyone = int(self.per_agent(self.state.episodes).min())
+                    stopping = self._anyone(stop is not None and stop.requested)
                     if everyone < boundary and not stopping:
                         continue
                     episode = min(boundary, everyone)
@@ -222,37 +252,56 @@ class CompiledTrainer:
                 bar.close()
                 self.compile_seconds = bar.compile_seconds
 
+    def _say(self, text: str) -> None:
+        if self.run.primary:  # with several processes, the first one speaks for the run
+            print(text)
+
+    def _anyone(self, flag: bool) -> bool:
+        """Whether any process says so (a stop request reaches the processes at different times, and they
+        must stop at the same checkpoint)."""
+        if jax.process_count() == 1:
+            return flag
+        from jax.experimental import multihost_utils
+        return bool(np.any(multihost_utils.process_allgather(np.array([flag]))))
+
     def _run_chunk(self, target: int, iterations: int):
         """One chunk (the number of iterations it ran); when a board outgrows the row lists, they widen and
         the chunk runs again from the same state (the program is deterministic: the run is the one wider
         lists would have given)."""
         while True:
-            state, clock, ran = self._chunk(self.state, self.clock, jnp.int32(target), jnp.int32(iterations))
-            if not bool(np.asarray(state.overflow).any()):
+            state, clock, ran = self._chunk(self.state, self.clock, np.int32(target), np.int32(iterations))
+            if not bool(self._host(state.overflow).any()):
                 self.state, self.clock = state, clock
-                return int(ran)
+                return int(self._host(ran))
             self.widen(rows_width(2 * self.width + 1))
 
     def widen(self, width: int) -> None:
         """Row lists of ``width`` from now on, in replay and the games' observations (one recompilation)."""
         pad = self.spec.flat_board_size
-        ring = ring_of(self.state.replay)
-        replay = with_ring(self.state.replay, ring._replace(data=widen_rows(ring.data, width, pad, jnp)))
-        self.state = self.state._replace(replay=replay, obs=widen_rows(self.state.obs, width, pad, jnp))
+
+        def wider(state: RunnerState) -> RunnerState:
+            ring = ring_of(state.replay)
+            replay = with_ring(state.replay, ring._replace(data=widen_rows(ring.data, width, pad, jnp)))
+            return state._replace(replay=replay, obs=widen_rows(state.obs, width, pad, jnp))
+
+        self.state = self._placed(wider)(self.state)
         self.width = width
         self._make_runner()
 
     def _finished_episodes(self) -> list[Episode]:
         """The last chunk's finished episodes, in order, agent by agent; a NaN stops the run."""
         records = self.state.records
-        counts = self.per_agent(records.count)
-        rewards, lengths, losses = (self.per_agent(x) for x in (records.reward, records.length, records.loss))
+        rewards, lengths, losses, counts = (self._host(x) for x in
+                                            (records.reward, records.length, records.loss, records.count))
+        if self.layout is None and self.num_seeds == 1:
+            rewards, lengths, losses, counts = (x[None] for x in (rewards, lengths, losses, counts))
         out = []
-        for agent, count in enumerate(counts):
-            for i in range(int(count)):
-                if not (np.isfinite(losses[agent, i]) and np.isfinite(rewards[agent, i])):
-                    self._diverged(self.logged + 1)
-                out.append(Episode(agent, float(rewards[agent, i]), int(lengths[agent, i]), float(losses[agent, i])))
+        for agent in range(self.num_seeds):
+            for row in self._rows(agent):  # each data shard's episodes of the agent
+                for i in range(int(counts[row])):
+                    if not (np.isfinite(losses[row, i]) and np.isfinite(rewards[row, i])):
+                        self._diverged(self.logged + 1)
+                    out.append(Episode(agent, float(rewards[row, i]), int(lengths[row, i]), float(losses[row, i])))
         return out
 
     def _start_session(self) -> None:
@@ -262,6 +311,8 @@ class CompiledTrainer:
                   f"[INIT] Device: {self.device_choice.description}",
                   f"[INIT] Compiled training of {self.game.name} (written in JAX): {self.hp['num_envs']} game(s) "
                   f"per agent, {self.num_seeds} agent(s), one update per {self.hp['train_every']} transitions"]
+        if self.layout is not None:
+            header.append(f"[INIT] Distributed: {self.layout.describe()}")
         seed_line = None
         if self._resumed_from is None:
             seed_line = (f"[INIT] seed = {self.seed} (drawn; add seed = {self.seed} to [training] to repeat this "
@@ -282,6 +333,14 @@ class CompiledTrainer:
         if compiled and meta.get("num_seeds") != self.num_seeds:
             raise JaxdqnError(f"{name} holds {meta.get('num_seeds')} agent(s), and num_seeds is now {self.num_seeds}: "
                               f"set num_seeds back, or start fresh with: jaxdqn clean {self.run_dir}")
+        layout = self.layout.as_meta() if self.layout is not None else None
+        if compiled and meta.get("layout") != layout:
+            raise JaxdqnError(f"{name} was written by {describe_layout(meta.get('layout'))}, and this run has "
+                              f"{describe_layout(layout)}: resume with the same [distributed] settings and number "
+                              "of processes (a checkpoint holds each device's share of the games and replay)")
+        if not compiled and layout is not None:
+            raise JaxdqnError(f"{name} was written by the retro game's trainer: continue it on one device first "
+                              f"(remove [distributed]), then start a distributed run from a fresh directory")
         if meta.get("rows_width", 0) > self.width:
             self.widen(meta["rows_width"])
         s = self.state
@@ -292,10 +351,11 @@ class CompiledTrainer:
                 state, meta, replay, extras = self.checkpoints.restore(
                     episode, {"learner": s.learner, "key": s.key}, replay, {"runner": self._runner_item()})
                 self.clock = Clock(**extras["runner"].pop("clock"))
-                self.state = RunnerState(learner=state["learner"], key=state["key"],
+                self.state = RunnerState(learner=state["learner"], key=state["key"],  # on the templates' devices
                                          replay=s.replay if replay is None else replay, **extras["runner"])
                 if replay is None:  # a fresh buffer: the pending priorities point into the old one
-                    self.state = self.state._replace(has_pending=jnp.zeros_like(s.has_pending))
+                    none = jax.jit(jnp.zeros_like, out_shardings=s.has_pending.sharding)(s.has_pending)
+                    self.state = self.state._replace(has_pending=none)
             else:  # the host trainer's checkpoint of the retro game: its network and schedules, fresh games
                 one = ({"learner": s.learner, "key": s.key} if self.num_seeds == 1 else
                        {"learner": jax.tree.map(lambda x: x[0], s.learner), "key": s.key[0]})
@@ -345,12 +405,13 @@ class CompiledTrainer:
         snap = self.parts.snapshot()
         meta = {
             "episode": episode, "total_steps": self.total_steps, "epsilon": self.epsilon,
-            "learning_rate": float(np.mean(np.asarray(s.learning_rate))),
+            "learning_rate": float(np.mean(self.per_agent(s.learning_rate))),
             "total_training_seconds": self.total_training_seconds, "rows_width": self.width,
             "replay_layout": REPLAY_LAYOUT, "param_layout": PARAM_LAYOUT, "config": snap,
             "fingerprint": fingerprint(snap), "hyperparams": {k: v for k, v in self.hp.items() if k in TRAINING_KEYS},
             "seed": self.seed, "num_seeds": self.num_seeds, "jaxdqn_version": __version__,
             "device": self.device_choice.kind, "compile_seconds": self.compile_seconds, "loop": "compiled",
+            "layout": self.layout.as_meta() if self.layout is not None else None,
             "pending_episodes": [dataclasses.asdict(e) for e in self.pending],
         }
         line = stats.line()
@@ -364,6 +425,11 @@ class CompiledTrainer:
                               extras={"runner": self._runner_item()})
         self.logged = episode
         return stats
+
+    def _placed(self, fn):
+        """``fn`` over the agents' state, jitted so its result lies on the devices the state lies on now."""
+        shardings = jax.tree.map(lambda x: x.sharding, self.state) if self.layout is not None else None
+        return jax.jit(fn, out_shardings=shardings)
 
     def _runner_item(self) -> dict:
         """What a checkpoint holds besides the learner, the key and replay: games, statistics, the clock."""

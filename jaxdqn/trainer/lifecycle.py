@@ -58,18 +58,26 @@ class RunDirectory:
     """The trainer's handle on a run directory: the lock, training.log, metrics.csv, checkpoints and
     start-up notes."""
 
-    def __init__(self, run_dir: str | Path, keep_checkpoints: int):
+    def __init__(self, run_dir: str | Path, keep_checkpoints: int, primary: bool = True, barrier=None):
+        """``primary=False`` for the other processes of a run on several machines: they neither lock nor
+        write anything but their share of each checkpoint (see :class:`~jaxdqn.run.checkpoints.Checkpoints`)."""
         self.path = Path(run_dir)
+        self.primary = primary
         check_writable(self.path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.lock = RunLock(self.path).acquire()
-        self.log = TrainingLog(self.path)
-        self.metrics = EpisodeMetrics(self.path)
-        self.checkpoints = Checkpoints(self.path / "checkpoints", keep=keep_checkpoints)
-        self.notes: list[str] = self.checkpoints.recover(self.log.checkpoint_episodes())
+        self.lock = RunLock(self.path)
+        if primary:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.lock.acquire()
+        self.log = TrainingLog(self.path) if primary else _Discard()
+        self.metrics = EpisodeMetrics(self.path) if primary else _Discard()
+        self.checkpoints = Checkpoints(self.path / "checkpoints", keep=keep_checkpoints, primary=primary,
+                                       barrier=barrier)
+        self.notes: list[str] = self.checkpoints.recover(self.log.checkpoint_episodes()) if primary else []
 
     def write_config(self, parts, factory) -> None:
         """Record measured values in config.toml, or write a whole one when the Python API made this run."""
+        if not self.primary:
+            return
         path = self.path / CONFIG_NAME
         if path.exists():
             record_discovered(path, parts.game.config_updates())
@@ -92,6 +100,8 @@ class RunDirectory:
     def start_session(self, header: list[str], seed_line: str | None, resumed_from: str | None) -> None:
         """training.log for a session that trains: the header for a new log, the seed for a fresh start,
         the session's marker, then the notes gathered while opening and resuming."""
+        if not self.primary:
+            return
         if self.log.is_new:
             self.log.write(*header)
         if seed_line is not None:
@@ -130,6 +140,8 @@ class RunDirectory:
     def after_resuming(self, episode: int, damaged: list[DamagedCheckpoint]) -> None:
         """Checkpoints newer than the one resumed from are set aside (kept, never overwritten) and log
         lines past it are dropped, so the log and the checkpoints agree; all of it noted."""
+        if not self.primary:
+            return
         reasons = {d.name: d.reason for d in damaged}
         for newer in [s for s in self.checkpoints.steps() if s > episode]:
             name = checkpoint_name(newer)
@@ -167,3 +179,27 @@ class RunDirectory:
 
     def close(self) -> None:
         self.lock.release()
+
+
+class _Discard:
+    """training.log and metrics.csv for a process that is not the primary one: nothing is written."""
+
+    is_new = False
+
+    def write(self, *lines: str) -> None:
+        pass
+
+    def marker(self, resumed_from) -> None:
+        pass
+
+    def add(self, *args, **kwargs) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def checkpoint_episodes(self) -> set[int]:
+        return set()
+
+    def drop_after(self, episode: int) -> list[int]:
+        return []

@@ -24,13 +24,15 @@ def small(**changes) -> TrainConfig:
 
 
 def test_a_run_is_a_pure_function_and_vmapped_seeds_equal_seeds_one_at_a_time():
+    """The same episodes; losses agree to float rounding (XLA may add a batched sum in another order)."""
     train = jax.jit(make_train(small()))
     keys = jax.random.split(jax.random.PRNGKey(0), 3)
     _, together = jax.jit(jax.vmap(make_train(small())))(keys)
     for i, key in enumerate(keys):
         _, alone = train(key)
-        for name in ("episode_reward", "episode_length", "episode_loss"):
+        for name in ("episode_reward", "episode_length"):
             np.testing.assert_array_equal(together[name][i], alone[name])
+        np.testing.assert_allclose(together["episode_loss"][i], alone["episode_loss"], rtol=1e-5)
     _, again = train(keys[0])
     np.testing.assert_array_equal(again["episode_reward"], together["episode_reward"][0])
     assert not np.array_equal(together["episode_reward"][0], together["episode_reward"][1])

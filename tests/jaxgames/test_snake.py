@@ -4,7 +4,6 @@ import random
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from retro.examples import snake as retro_snake
 
 from jaxdqn.games.encoding import ObservationEncoder
