@@ -87,6 +87,33 @@ def end_to_end(memory_capacity=50_000, timed_steps=10_000):
     return {"steps_per_s": mark["rate"], "epsilon": mark["epsilon"]}
 
 
+def end_to_end_nav(timed_steps=400):
+    """Steps/s of the reference's own loop on nav (its CNN, default hyperparameters), timed from the
+    first episode that ends after updates began, for at least ``timed_steps`` steps."""
+    from retro.examples.nav import create_game
+    from retro_gamer.metadata import GameMetadata
+    from retro_gamer.trainer import DQNTrainer
+
+    metadata = GameMetadata(actions=["KEY_LEFT", "KEY_RIGHT"], reward="score", character_set=["^", "O"],
+                            spatial=True)
+    trainer = DQNTrainer(create_game, metadata, tempfile.mkdtemp(), preprocessing={"spatial": True},
+                         training_episodes=10**9)
+    mark = {}
+
+    def on_episode():
+        steps = trainer.total_steps
+        if "t0" not in mark and len(trainer.memory) >= trainer.hp["batch_size"]:
+            mark["t0"], mark["s0"] = time.perf_counter(), steps
+        elif "t0" in mark and steps - mark["s0"] >= timed_steps:
+            mark["rate"] = (steps - mark["s0"]) / (time.perf_counter() - mark["t0"])
+            raise _Measured
+    try:
+        trainer.train(on_episode=on_episode)
+    except _Measured:
+        pass
+    return {"steps_per_s": mark["rate"]}
+
+
 def bytes_per_transition():
     trainer = _trainer()
     state = trainer.env.reset()
@@ -96,7 +123,8 @@ def bytes_per_transition():
 if __name__ == "__main__":
     what = sys.argv[1]
     kwargs = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
-    result = {"update": update_time, "bytes": bytes_per_transition, "env": env_steps, "e2e": end_to_end}[what](**kwargs)
+    result = {"update": update_time, "bytes": bytes_per_transition, "env": env_steps, "e2e": end_to_end,
+              "e2e_nav": end_to_end_nav}[what](**kwargs)
     import torch
     import retro_gamer  # noqa: F401
     result["versions"] = {"torch": torch.__version__}

@@ -6,7 +6,8 @@
 Measures raw and encoded game steps/s, action selection, update times (MLP, CNN), prioritized
 replay cost by capacity, bytes per transition, and end-to-end training steps/s on snake with
 the default hyperparameters once the 50k prioritized buffer is full (timed over 10,000 steps;
-jaxdqn, then the reference, then jaxdqn again). The reference columns need a Python with torch
+jaxdqn, then the reference, then jaxdqn again), and on nav (its CNN, default hyperparameters,
+400 steps once updates run; the same order). The reference columns need a Python with torch
 and retro-gamer (``--reference-python`` or $JAXDQN_REFERENCE_PYTHON); otherwise they say
 "not installed". ``--quick`` shrinks buffers and timings to check the script, not to quote.
 """
@@ -68,6 +69,31 @@ def end_to_end(memory_capacity: int, timed_steps: int, num_envs: int = 1) -> dic
         finally:
             trainer.close()
         return {"steps_per_s": mark["rate"], "epsilon": mark["epsilon"]}
+
+
+def nav_end_to_end(timed_steps: int) -> dict:
+    """jaxdqn's loop on nav (its CNN, default hyperparameters), timed as the reference probe times it: from
+    the first episode that ends after updates began, for at least ``timed_steps`` steps."""
+    from retro.examples.nav import create_game
+    meta = GameMetadata(["KEY_LEFT", "KEY_RIGHT"], "score", character_set=["^", "O"], spatial=True)
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = DQNTrainer(create_game, meta, run_dir, {}, training_episodes=10**9, seed=0)
+        mark = {}
+
+        def on_episode():
+            steps = trainer.total_steps
+            if "t0" not in mark and trainer.pipeline.buffer_items >= trainer.hp["batch_size"]:
+                mark["t0"], mark["s0"] = time.perf_counter(), steps
+            elif "t0" in mark and steps - mark["s0"] >= timed_steps:
+                mark["rate"] = (steps - mark["s0"]) / (time.perf_counter() - mark["t0"])
+                raise _Measured
+        try:
+            trainer.train(on_episode=on_episode)
+        except _Measured:
+            pass
+        finally:
+            trainer.close()
+        return {"steps_per_s": mark["rate"]}
 
 
 def action_selection_ms(repeats: int) -> float:
@@ -142,6 +168,14 @@ def main(argv=None):
     results["end_to_end"] = {"jaxdqn_runs": e2e, "jaxdqn_steps_per_s": ours, "reference": ref_e2e}
     row(f"end-to-end steps/s, snake defaults, {capacity // 1000}k buffer full (num_envs=1)", ours,
         ref_e2e and ref_e2e["steps_per_s"])
+
+    nav_steps = 200 if quick else 400
+    nav = [nav_end_to_end(nav_steps)]
+    ref_nav = run_reference(ref_py, "e2e_nav", timed_steps=nav_steps)
+    nav.append(nav_end_to_end(nav_steps))
+    ours_nav = statistics.median(r["steps_per_s"] for r in nav)
+    results["end_to_end_nav"] = {"jaxdqn_runs": nav, "jaxdqn_steps_per_s": ours_nav, "reference": ref_nav}
+    row("end-to-end steps/s, nav defaults (CNN), once updates run", ours_nav, ref_nav and ref_nav["steps_per_s"])
 
     update_ms = results["update_ms"]["MLP [128, 64]"]["jaxdqn"]
     env_ms = 1e3 / enc["jaxdqn_env_steps_per_s"]

@@ -71,6 +71,7 @@ class EpisodeRecords(NamedTuple):
     reward: jax.Array  # float32 [R]
     length: jax.Array  # int32 [R]
     loss: jax.Array  # float32 [R]: average loss of the episode's updates (0 without updates)
+    epsilon: jax.Array  # float32 [R]: epsilon once the episode ended (decayed for it)
     count: jax.Array  # int32
 
 
@@ -128,11 +129,12 @@ def _where(mask, a, b):
     return jax.tree.map(lambda x, y: jnp.where(mask.reshape(mask.shape + (1,) * (x.ndim - 1)), x, y), a, b)
 
 
-def _append(records: EpisodeRecords, ended, reward, length, loss) -> EpisodeRecords:
+def _append(records: EpisodeRecords, ended, reward, length, loss, epsilon) -> EpisodeRecords:
     slot = jnp.where(ended, records.count + jnp.cumsum(ended) - 1, records.reward.shape[0])
     return EpisodeRecords(records.reward.at[slot].set(reward, mode="drop"),
                           records.length.at[slot].set(length, mode="drop"),
                           records.loss.at[slot].set(loss, mode="drop"),
+                          records.epsilon.at[slot].set(epsilon, mode="drop"),
                           records.count + jnp.sum(ended))
 
 
@@ -190,7 +192,7 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
             jnp.bool_(False), games, stored, zeros_f, zeros_i, zeros_f, zeros_i,
             jnp.float32(s.epsilon), jnp.float32(s.learning_rate), jnp.int32(0), run_key,
             EpisodeRecords(jnp.zeros((records,), jnp.float32), jnp.zeros((records,), jnp.int32),
-                           jnp.zeros((records,), jnp.float32), jnp.int32(0)),
+                           jnp.zeros((records,), jnp.float32), jnp.zeros((records,), jnp.float32), jnp.int32(0)),
             overflow)
 
     acting_fields = ("games", "obs", "ep_reward", "ep_length", "ep_loss", "ep_updates", "epsilon", "learning_rate",
@@ -214,13 +216,14 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         finished = over_data(jnp.sum(ended))
         trained = over_data(jnp.sum(ended & (a["ep_updates"] > 0)))
         keep = ~ended
+        epsilon = jnp.maximum(s.epsilon_min, a["epsilon"] * jnp.float32(s.epsilon_decay) ** finished)
         a = dict(
             games=out.state, obs=_where(ended, fresh, final),
             ep_reward=jnp.where(keep, reward, 0.0), ep_length=jnp.where(keep, length, 0),
             ep_loss=jnp.where(keep, a["ep_loss"], 0.0), ep_updates=jnp.where(keep, a["ep_updates"], 0),
-            epsilon=jnp.maximum(s.epsilon_min, a["epsilon"] * jnp.float32(s.epsilon_decay) ** finished),
+            epsilon=epsilon,
             learning_rate=a["learning_rate"] * jnp.float32(s.learning_rate_decay) ** trained,
-            episodes=a["episodes"] + finished, records=_append(a["records"], ended, reward, length, loss),
+            episodes=a["episodes"] + finished, records=_append(a["records"], ended, reward, length, loss, epsilon),
             overflow=a["overflow"] | overflow | fresh_overflow)
         return a, transition
 

@@ -57,6 +57,7 @@ class Episode:
     reward: float
     length: int
     loss: float
+    epsilon: float | None = None  # once it ended (None: from a checkpoint that did not keep it)
 
 
 class CompiledTrainer:
@@ -291,17 +292,17 @@ class CompiledTrainer:
     def _finished_episodes(self) -> list[Episode]:
         """The last chunk's finished episodes, in order, agent by agent; a NaN stops the run."""
         records = self.state.records
-        rewards, lengths, losses, counts = (self._host(x) for x in
-                                            (records.reward, records.length, records.loss, records.count))
+        rewards, lengths, losses, epsilons, counts = (self._host(x) for x in records)
         if self.layout is None and self.num_seeds == 1:
-            rewards, lengths, losses, counts = (x[None] for x in (rewards, lengths, losses, counts))
+            rewards, lengths, losses, epsilons, counts = (x[None] for x in (rewards, lengths, losses, epsilons, counts))
         out = []
         for agent in range(self.num_seeds):
             for row in self._rows(agent):  # each data shard's episodes of the agent
                 for i in range(int(counts[row])):
                     if not (np.isfinite(losses[row, i]) and np.isfinite(rewards[row, i])):
                         self._diverged(self.logged + 1)
-                    out.append(Episode(agent, float(rewards[row, i]), int(lengths[row, i]), float(losses[row, i])))
+                    out.append(Episode(agent, float(rewards[row, i]), int(lengths[row, i]), float(losses[row, i]),
+                                       float(epsilons[row, i])))
         return out
 
     def _start_session(self) -> None:
@@ -392,7 +393,8 @@ class CompiledTrainer:
             counted[e.agent] += 1
             if counted[e.agent] <= episode:
                 done.append(e)
-                self.run.metrics.add(counted[e.agent], e.reward, e.length, self.epsilon, e.loss, self.rate,
+                self.run.metrics.add(counted[e.agent], e.reward, e.length,
+                                     self.epsilon if e.epsilon is None else e.epsilon, e.loss, self.rate,
                                      self.total_training_seconds, agent=e.agent)
             else:
                 self.pending.append(e)

@@ -36,7 +36,9 @@ def test_a_jax_game_trains_with_the_compiled_loop_and_logs_like_the_host(tmp_pat
     assert Checkpoints(run / "checkpoints").names() == ["ep_0010", "ep_0020"]
     meta = Checkpoints(run / "checkpoints").read_meta(20)
     assert meta["loop"] == "compiled" and meta["episode"] == 20 and meta["epsilon"] == pytest.approx(0.95 ** 20, 1e-4)
-    assert [int(r["episode"]) for r in read_metrics(run / "metrics.csv")] == list(range(1, 21))
+    metrics = read_metrics(run / "metrics.csv")
+    assert [int(r["episode"]) for r in metrics] == list(range(1, 21))
+    assert [float(r["epsilon"]) for r in metrics] == pytest.approx([0.95 ** k for k in range(1, 21)], rel=1e-4)
     assert trainer.rate > 0 and trainer.total_steps >= 20 * 40
     again = make_run(tmp_path, PAINT_CONFIG, name="again")
     trained(again)
