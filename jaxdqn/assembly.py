@@ -14,7 +14,8 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from jaxdqn.config import MODEL_DEFAULTS, TRAINING_DEFAULTS, RunConfig
+from jaxdqn.config import RunConfig
+from jaxdqn.config_schema import MODEL_DEFAULTS, TRAINING_DEFAULTS
 from jaxdqn.fingerprint import snapshot
 from jaxdqn.games.encoding import ObservationEncoder
 from jaxdqn.games.env import GameEnv

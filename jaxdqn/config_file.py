@@ -11,7 +11,8 @@ from pathlib import Path
 
 import tomlkit
 
-from jaxdqn.config import CONFIG_NAME, TRAINING_KEYS
+from jaxdqn.config import CONFIG_NAME
+from jaxdqn.config_schema import TRAINING_KEYS
 from jaxdqn.errors import JaxdqnError
 
 

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 from jaxdqn.errors import JaxdqnError
-from jaxdqn.run.checkpoints import format_bytes
+from jaxdqn.run.disk import format_bytes
 
 FLOAT_BYTES = 4
 # Learner state: parameters, target parameters, two Adam moments; plus gradients and

@@ -33,7 +33,7 @@ def report_unexpected(exc: BaseException) -> int:
               f"(or the board the network sees), then run the same command again; set {DEBUG_VAR}=1 for the full "
               "traceback.", file=sys.stderr)
         return 1
-    from jaxdqn.run.checkpoints import is_disk_full
+    from jaxdqn.run.disk import is_disk_full
     if is_disk_full(exc):
         print(f"error: the disk is full{where}. Free some space (or lower keep_checkpoints) and run the same "
               "command again.", file=sys.stderr)

@@ -9,7 +9,7 @@ from jaxdqn.errors import JaxdqnError
 
 
 def _hyperparam_options(parser) -> None:
-    from jaxdqn.config import TRAINING_KEYS
+    from jaxdqn.config_schema import TRAINING_KEYS
 
     group = parser.add_argument_group("hyperparameters (written into config.toml; defaults in brackets)")
     for key, (default, meaning) in TRAINING_KEYS.items():
@@ -56,7 +56,8 @@ def parse_game(game: str) -> dict:
 
 def run(args) -> int:
     from jaxdqn.assembly import network_spec
-    from jaxdqn.config import CONFIG_NAME, MODEL_DEFAULTS, TRAINING_KEYS, validate_model, validate_training
+    from jaxdqn.config import CONFIG_NAME
+    from jaxdqn.config_schema import MODEL_DEFAULTS, TRAINING_KEYS, validate_model, validate_training
     from jaxdqn.config_file import write_config
     from jaxdqn.errors import raise_if
     from jaxdqn.games.encoding import start_game

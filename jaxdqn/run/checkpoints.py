@@ -15,13 +15,13 @@ unpickled. A checkpoint that cannot be read raises :class:`DamagedCheckpoint` na
 """
 from __future__ import annotations
 
-import errno
 import os
 import re
 import shutil
 from pathlib import Path
 
 from jaxdqn.errors import JaxdqnError
+from jaxdqn.run.disk import DiskFull, directory_size, format_bytes, is_disk_full, short_reason
 
 PREFIX = "ep"
 NAME = re.compile(r"^(?:ep_?)?(\d+)$")
@@ -43,44 +43,8 @@ class DamagedCheckpoint(JaxdqnError):
         super().__init__(f"checkpoint {name} is damaged and cannot be restored ({reason})")
 
 
-class DiskFull(JaxdqnError):
-    pass
-
-
 class CheckpointWriteError(JaxdqnError):
     pass
-
-
-def short_reason(exc: BaseException) -> str:
-    """One line on why reading or writing failed, without a third-party traceback."""
-    text = " ".join(str(exc).split()).split(" See full TensorStore details")[0]
-    if len(text) > 160:
-        text = text[:157] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def is_disk_full(exc: BaseException | None) -> bool:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-            return True
-        if "No space left on device" in str(exc):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def directory_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"  # pragma: no cover
 
 
 def _drop_empty(tree):

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Callable
 
 from jaxdqn.assembly import network_identity
-from jaxdqn.config import CONFIG_NAME, TRAINING_KEYS
+from jaxdqn.config import CONFIG_NAME
+from jaxdqn.config_schema import TRAINING_KEYS
 from jaxdqn.config_file import record_discovered, write_config
 from jaxdqn.errors import JaxdqnError
 from jaxdqn.run.checkpoints import Checkpoints, DamagedCheckpoint, checkpoint_name
@@ -159,6 +160,12 @@ class RunDirectory:
             names = ", ".join(checkpoint_name(e) for e in dropped)
             self.notes.append(f"[RESUME] removed the log lines of {names}: their checkpoints are not the "
                               f"ones training continues from ({checkpoint_name(episode)})")
+
+    def note_changes(self, saved: dict, now: dict) -> None:
+        """A note for each [training] value that differs from the one the checkpoint was trained with."""
+        for key, value in now.items():
+            if key in saved and saved[key] != value and key in TRAINING_KEYS:
+                self.notes.append(f"[RESUME] {key} changed: {saved[key]!r} -> {value!r}")
 
     def none_restores(self, damaged: list[DamagedCheckpoint]) -> JaxdqnError:
         listed = "\n".join(f"  {d.name}: {d.reason}" for d in damaged)

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdqn.run.checkpoints import (CheckpointWriteError, Checkpoints, DamagedCheckpoint, DiskFull,
-                                    checkpoint_name)
+from jaxdqn.run.checkpoints import CheckpointWriteError, Checkpoints, DamagedCheckpoint, checkpoint_name
+from jaxdqn.run.disk import DiskFull
 
 
 def state(value=1.0):

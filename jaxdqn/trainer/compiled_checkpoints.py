@@ -1,0 +1,160 @@
+"""Checkpoints of a compiled run: what :class:`~jaxdqn.trainer.compiled.CompiledTrainer` saves and how it
+resumes (from its own checkpoints, or from a host-trained checkpoint of the retro counterpart).
+
+A checkpoint holds the learner and key as the host trainer's do, the replay when
+``save_replay_buffer``, and one more item: the rest of the agents' state (games mid-episode,
+schedules, statistics) and the clock, so training continues exactly where it stopped.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdqn import __version__, learner
+from jaxdqn.compiled.runner import Clock, RunnerState
+from jaxdqn.config_schema import TRAINING_KEYS
+from jaxdqn.errors import JaxdqnError
+from jaxdqn.fingerprint import check_compatible, fingerprint
+from jaxdqn.networks.migrate import PARAM_LAYOUT
+from jaxdqn.run.checkpoints import checkpoint_name
+from jaxdqn.run.log import IntervalStats
+from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, REPLAY_LAYOUT, restore_state
+from jaxdqn.trainer.distributed import describe_layout
+
+HOST_ONLY = ("learner", "key", "replay")  # runner fields saved as items of their own
+
+
+@dataclasses.dataclass
+class Episode:
+    """One finished episode of one agent."""
+
+    agent: int
+    reward: float
+    length: int
+    loss: float
+    epsilon: float | None = None  # once it ended (None: from a checkpoint that did not keep it)
+
+
+class CompiledCheckpoints:
+    """Saving and resuming, for :class:`~jaxdqn.trainer.compiled.CompiledTrainer` (which holds the state
+    these methods read and write)."""
+
+    def resume(self, checkpoint: str | None = None) -> str | None:
+        """As :meth:`jaxdqn.trainer.DQNTrainer.resume`."""
+        return self.run.resume(self.load_checkpoint, checkpoint)
+
+    def load_checkpoint(self, path) -> None:
+        episode = self.checkpoints.resolve(Path(path).name)
+        name = checkpoint_name(episode)
+        meta = self.checkpoints.read_meta(episode)
+        check_compatible(meta.get("config", {}), self.parts.snapshot(), name, self.run_dir)
+        compiled = meta.get("loop") == "compiled"
+        if compiled and meta.get("num_seeds") != self.num_seeds:
+            raise JaxdqnError(f"{name} holds {meta.get('num_seeds')} agent(s), and num_seeds is now {self.num_seeds}: "
+                              f"set num_seeds back, or start fresh with: jaxdqn clean {self.run_dir}")
+        layout = self.layout.as_meta() if self.layout is not None else None
+        if compiled and meta.get("layout") != layout:
+            raise JaxdqnError(f"{name} was written by {describe_layout(meta.get('layout'))}, and this run has "
+                              f"{describe_layout(layout)}: resume with the same [distributed] settings and number "
+                              "of processes (a checkpoint holds each device's share of the games and replay)")
+        if not compiled and layout is not None:
+            raise JaxdqnError(f"{name} was written by the retro game's trainer: continue it on one device first "
+                              f"(remove [distributed]), then start a distributed run from a fresh directory")
+        if meta.get("rows_width", 0) > self.width:
+            self.widen(meta["rows_width"])
+        s = self.state
+        with jax.default_device(self.device):
+            if compiled:
+                replay = s.replay if (self.hp["save_replay_buffer"]
+                                      and meta.get("replay_layout") in READABLE_REPLAY_LAYOUTS) else None
+                state, meta, replay, extras = self.checkpoints.restore(
+                    episode, {"learner": s.learner, "key": s.key}, replay, {"runner": self._runner_item()})
+                self.clock = Clock(**extras["runner"].pop("clock"))
+                self.state = RunnerState(learner=state["learner"], key=state["key"],  # on the templates' devices
+                                         replay=s.replay if replay is None else replay, **extras["runner"])
+                if replay is None:  # a fresh buffer: the pending priorities point into the old one
+                    none = jax.jit(jnp.zeros_like, out_shardings=s.has_pending.sharding)(s.has_pending)
+                    self.state = self.state._replace(has_pending=none)
+            else:  # the host trainer's checkpoint of the retro game: its network and schedules, fresh games
+                one = ({"learner": s.learner, "key": s.key} if self.num_seeds == 1 else
+                       {"learner": jax.tree.map(lambda x: x[0], s.learner), "key": s.key[0]})
+                state, meta, _ = restore_state(self.checkpoints, episode, meta, self.spec, self.runner_optimizer, one)
+                stacked = state["learner"] if self.num_seeds == 1 else jax.tree.map(
+                    lambda x: jnp.broadcast_to(x, (self.num_seeds,) + x.shape), state["learner"])
+                self.state = s._replace(learner=stacked, epsilon=jnp.full_like(s.epsilon, meta["epsilon"]),
+                                        learning_rate=jnp.full_like(s.learning_rate, meta["learning_rate"]),
+                                        episodes=jnp.full_like(s.episodes, meta["episode"]))
+        self.logged = int(meta["episode"])
+        self.pending = [Episode(**e) for e in meta.get("pending_episodes", [])]
+        self.total_steps = int(meta["total_steps"])
+        self.total_training_seconds = float(meta["total_training_seconds"])
+        self.compile_seconds = meta.get("compile_seconds")
+        saved_hp = meta.get("hyperparams", {})
+        self.run.note_changes(saved_hp, self.hp)
+        if compiled and self.hp["save_replay_buffer"] and not self.checkpoints.has_replay(episode):
+            self.run.notes.append("[RESUME] this checkpoint has no replay buffer; starting with an empty one")
+        self._resumed_from = name
+
+    @property
+    def runner_optimizer(self):
+        return learner.make_optimizer(self.hp["learning_rate"])
+
+    def _save(self, episode: int, interval: list[Episode], seconds: float) -> IntervalStats:
+        """Checkpoint every agent at ``episode``; the interval's episodes up to it go to the log and metrics."""
+        if not bool(learner.all_finite(self.state.learner.params)):
+            self._diverged(episode)
+        counted = dict.fromkeys(range(self.num_seeds), self.logged)
+        done, self.pending = [], []
+        for e in interval:
+            counted[e.agent] += 1
+            if counted[e.agent] <= episode:
+                done.append(e)
+                self.run.metrics.add(counted[e.agent], e.reward, e.length,
+                                     self.epsilon if e.epsilon is None else e.epsilon, e.loss, self.rate,
+                                     self.total_training_seconds, agent=e.agent)
+            else:
+                self.pending.append(e)
+        losses = [e.loss for e in done if e.loss > 0]
+        n = max(1, len(done))
+        stats = IntervalStats(episode, self.logged + 1, sum(e.reward for e in done) / n,
+                              sum(e.length for e in done) / n, self.epsilon,
+                              sum(losses) / len(losses) if losses else 0.0, seconds, self.total_training_seconds)
+        s = self.state
+        snap = self.parts.snapshot()
+        meta = {
+            "episode": episode, "total_steps": self.total_steps, "epsilon": self.epsilon,
+            "learning_rate": float(np.mean(self.per_agent(s.learning_rate))),
+            "total_training_seconds": self.total_training_seconds, "rows_width": self.width,
+            "replay_layout": REPLAY_LAYOUT, "param_layout": PARAM_LAYOUT, "config": snap,
+            "fingerprint": fingerprint(snap), "hyperparams": {k: v for k, v in self.hp.items() if k in TRAINING_KEYS},
+            "seed": self.seed, "num_seeds": self.num_seeds, "jaxdqn_version": __version__,
+            "device": self.device_choice.kind, "compile_seconds": self.compile_seconds, "loop": "compiled",
+            "layout": self.layout.as_meta() if self.layout is not None else None,
+            "pending_episodes": [dataclasses.asdict(e) for e in self.pending],
+        }
+        line = stats.line()
+
+        def before_commit():
+            self.run.metrics.flush()
+            self.log.write(line)
+
+        self.checkpoints.save(episode, {"learner": s.learner, "key": s.key}, meta,
+                              s.replay if self.hp["save_replay_buffer"] else None, before_commit,
+                              extras={"runner": self._runner_item()})
+        self.logged = episode
+        return stats
+
+    def _placed(self, fn):
+        """``fn`` over the agents' state, jitted so its result lies on the devices the state lies on now."""
+        shardings = jax.tree.map(lambda x: x.sharding, self.state) if self.layout is not None else None
+        return jax.jit(fn, out_shardings=shardings)
+
+    def _runner_item(self) -> dict:
+        """What a checkpoint holds besides the learner, the key and replay: games, statistics, the clock."""
+        item = {k: v for k, v in self.state._asdict().items() if k not in HOST_ONLY}
+        item["clock"] = self.clock._asdict()
+        return item

@@ -1,0 +1,93 @@
+"""Checkpoints of a host-loop run: what :class:`~jaxdqn.trainer.DQNTrainer` saves and how it resumes
+(network, optimizer, schedules, host random generators and, with ``save_replay_buffer``, the replay)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+
+from jaxdqn import __version__
+from jaxdqn.config_schema import TRAINING_KEYS
+from jaxdqn.fingerprint import check_compatible, fingerprint
+from jaxdqn.networks.migrate import PARAM_LAYOUT
+from jaxdqn.run.checkpoints import checkpoint_name
+from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, REPLAY_LAYOUT, restore_state
+
+
+class HostCheckpoints:
+    """Saving and resuming, for :class:`~jaxdqn.trainer.DQNTrainer` (which holds the state these methods
+    read and write)."""
+
+    def resume(self, checkpoint: str | None = None) -> str | None:
+        """Continue from ``checkpoint`` (a name like ``ep_0100``), or else from the newest checkpoint
+        that restores; returns its name, or None when the run has none (training starts fresh).
+
+        Damaged checkpoints are skipped and kept under another name, checkpoints newer than the one
+        resumed from are set aside, and training.log lines past it are dropped; all noted in the log.
+        """
+        return self.run.resume(self.load_checkpoint, checkpoint)
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Resume from a checkpoint (a directory like ``checkpoints/ep_0100`` or its name).
+
+        Raises :class:`IncompatibleCheckpoint` listing each changed field (was / now / why) when
+        the config changed in a way the saved network cannot follow, and
+        :class:`~jaxdqn.run.checkpoints.DamagedCheckpoint` when its files cannot be read.
+        """
+        pipeline = self.pipeline
+        episode = self.checkpoints.resolve(Path(path).name)
+        name = checkpoint_name(episode)
+        meta = self.checkpoints.read_meta(episode)
+        check_compatible(meta.get("config", {}), self.parts.snapshot(), name, self.run_dir)
+        saved_width = meta.get("rows_width", 0)
+        # Replay saved in an older layout (before row lists and 16-way trees) is not read back.
+        readable = (meta.get("replay_layout") in READABLE_REPLAY_LAYOUTS
+                    and bool(saved_width) == bool(pipeline.rows_width))
+        with jax.default_device(self.device):
+            replay_template = None
+            if self.hp["save_replay_buffer"] and readable:
+                replay_template = (pipeline.replay if saved_width == pipeline.rows_width
+                                   else pipeline.empty_replay(saved_width))
+            state, meta, replay = restore_state(self.checkpoints, episode, meta, self.spec, pipeline.optimizer,
+                                                pipeline.state(), replay_template)
+        pipeline.load(state, replay, int(meta.get("buffer_items", 0)), saved_width)
+        self.actors.total_steps = int(meta["total_steps"])
+        self.total_training_seconds = float(meta["total_training_seconds"])
+        self.compile_seconds = meta.get("compile_seconds")
+        unknown = meta.get("unknown_characters") or {}
+        self.parts.game.encoder.unknown_seen.update(unknown)  # counted on, and warned about once per run
+        self._warned_characters = set(unknown)
+        self.start_episode = int(meta["episode"]) + 1
+        saved_hp = meta.get("hyperparams", {})
+        self.schedules.load(meta, saved_hp)
+        self.randomness.load(meta)
+        if replay is None and self.hp["save_replay_buffer"]:
+            why = "has no replay buffer" if readable or not self.checkpoints.has_replay(episode) else \
+                "holds its replay buffer in an older layout"
+            self.run.notes.append(f"[RESUME] this checkpoint {why}; starting with an empty one")
+        self.run.note_changes(saved_hp, self.hp)
+        pipeline.set_learning_rate(self.schedules.learning_rate)
+        self._resumed_from = name
+
+    def _save(self, episode: int, log_line: str) -> None:
+        """Checkpoint ``episode``; its training.log line is written just before it becomes visible."""
+        if not self.pipeline.params_finite():
+            self._diverged(episode)
+        replay = self.pipeline.replay_for_saving() if self.hp["save_replay_buffer"] else None
+        snap = self.parts.snapshot()
+        meta = {
+            "episode": episode, "total_steps": self.total_steps, **self.schedules.state(),
+            "total_training_seconds": self.total_training_seconds, "buffer_items": self.pipeline.buffer_items,
+            "rows_width": self.pipeline.rows_width, "replay_layout": REPLAY_LAYOUT, "param_layout": PARAM_LAYOUT,
+            **self.randomness.state(), "config": snap, "fingerprint": fingerprint(snap),
+            "hyperparams": {k: v for k, v in self.hp.items() if k in TRAINING_KEYS},
+            "seed": self.seed, "jaxdqn_version": __version__, "device": self.device_choice.kind,
+            "compile_seconds": self.compile_seconds,
+            "unknown_characters": dict(self.parts.game.encoder.unknown_seen),
+        }
+
+        def before_commit():
+            self.run.metrics.flush()
+            self.log.write(log_line)
+
+        self.checkpoints.save(episode, self.pipeline.state(), meta, replay, before_commit=before_commit)
