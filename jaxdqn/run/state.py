@@ -62,3 +62,27 @@ def restore_state(checkpoints, episode: int, meta: dict, spec, optimizer, state_
     if legacy:
         state = migrate_tree(state, spec)
     return state, meta, _typed_trees(replay) if replay is not None else None
+
+
+REPLAY_KEYS = ("memory_capacity", "prioritize_experiences")  # what a saved replay buffer's arrays follow
+
+
+def replay_fits(saved_hp: dict, hp: dict) -> bool:
+    """Whether a replay buffer saved with hyperparameters ``saved_hp`` has the arrays ``hp`` makes."""
+    return all(saved_hp.get(k, hp[k]) == hp[k] for k in REPLAY_KEYS)
+
+
+def replay_not_restored(saved: bool, saved_hp: dict, hp: dict) -> str:
+    """The ``[RESUME]`` note for a run that saves its replay buffer but resumes with an empty one."""
+    def toml(value):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    changed = [f"{k} = {toml(saved_hp[k])} (now {toml(hp[k])})" for k in REPLAY_KEYS
+               if k in saved_hp and saved_hp[k] != hp[k]]
+    if not saved:
+        why = "has no replay buffer"
+    elif changed:
+        why = "holds a replay buffer made with " + " and ".join(changed)
+    else:
+        why = "holds its replay buffer in an older layout"
+    return f"[RESUME] this checkpoint {why}; starting with an empty one"

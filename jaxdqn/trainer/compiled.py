@@ -89,19 +89,27 @@ class CompiledTrainer(CompiledCheckpoints):
             self.clock: Clock = self._init_clock()
 
     def _make_runner(self) -> None:
-        settings = Settings(**{k: self.hp[k] for k in Settings._fields if k in self.hp}, rows_width=self.width)
-        records = self.hp["checkpoint_every"] + settings.steps_per_iteration * settings.num_envs
         if self.layout is not None:
+            settings, records = self._settings(self.hp)
             distributed = make_distributed_runner(self.game, self.parts.network, settings, records, self.layout)
             self.runner, self._chunk = distributed.runner, distributed.run_chunk
             self._init, self._init_clock = distributed.init, distributed.init_clock
             return
-        self.runner = make_runner(self.game, self.parts.network, settings, records)
-        n = self.num_seeds
-        # several agents stacked on a leading axis; one agent without it (see Runner.run_chunk)
-        init = jax.vmap(self.runner.init) if n > 1 else lambda keys: self.runner.init(keys[0])
-        self._init = jax.jit(lambda seed: init(jax.random.split(jax.random.PRNGKey(seed), n)))
+        self.runner, self._init = self._local_runner(self.hp)
         self._init_clock, self._chunk = self.runner.init_clock, jax.jit(self.runner.run_chunk)
+
+    def _settings(self, hp: dict) -> tuple[Settings, int]:
+        """The runner's settings for hyperparameters ``hp``, and how many episodes its records hold."""
+        settings = Settings(**{k: hp[k] for k in Settings._fields if k in hp}, rows_width=self.width)
+        return settings, hp["checkpoint_every"] + settings.steps_per_iteration * settings.num_envs
+
+    def _local_runner(self, hp: dict):
+        """A runner on one device for ``hp``, and its jitted ``init(seed)`` of every agent: several agents
+        stacked on a leading axis, one agent without it (see ``Runner.run_chunk``)."""
+        runner = make_runner(self.game, self.parts.network, *self._settings(hp))
+        n = self.num_seeds
+        init = jax.vmap(runner.init) if n > 1 else lambda keys: runner.init(keys[0])
+        return runner, jax.jit(lambda seed: init(jax.random.split(jax.random.PRNGKey(seed), n)))
 
     def _check_memory(self) -> None:
         num_params = sum(math.prod(shape) for shape in self.parts.param_shapes.values())
@@ -273,7 +281,7 @@ class CompiledTrainer(CompiledCheckpoints):
         self._make_runner()
 
     def _finished_episodes(self) -> list[Episode]:
-        """The last chunk's finished episodes, in order, agent by agent; a NaN stops the run."""
+        """The last chunk's finished episodes, in order, agent by agent; a NaN reward or loss stops the run."""
         records = self.state.records
         rewards, lengths, losses, epsilons, counts = (self._host(x) for x in records)
         if self.layout is None and self.num_seeds == 1:
@@ -282,7 +290,12 @@ class CompiledTrainer(CompiledCheckpoints):
         for agent in range(self.num_seeds):
             for row in self._rows(agent):  # each data shard's episodes of the agent
                 for i in range(int(counts[row])):
-                    if not (np.isfinite(losses[row, i]) and np.isfinite(rewards[row, i])):
+                    if not np.isfinite(rewards[row, i]):
+                        raise JaxdqnError(
+                            f"the reward of {self.game.name} became {rewards[row, i]} in an episode after episode "
+                            f"{self.logged}: the game produced it, not the training. Fix the game's step so the "
+                            "reward stays a finite number (check divisions and overflowing sums).")
+                    if not np.isfinite(losses[row, i]):
                         self._diverged(self.logged + 1)
                     out.append(Episode(agent, float(rewards[row, i]), int(lengths[row, i]), float(losses[row, i]),
                                        float(epsilons[row, i])))

@@ -22,10 +22,12 @@ from jaxdqn.fingerprint import check_compatible, fingerprint
 from jaxdqn.networks.migrate import PARAM_LAYOUT
 from jaxdqn.run.checkpoints import checkpoint_name
 from jaxdqn.run.log import IntervalStats
-from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, REPLAY_LAYOUT, restore_state
+from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, REPLAY_LAYOUT, replay_fits, replay_not_restored, restore_state
 from jaxdqn.trainer.distributed import describe_layout
 
 HOST_ONLY = ("learner", "key", "replay")  # runner fields saved as items of their own
+SHAPING_KEYS = ("num_envs", "batch_size", "train_every", "checkpoint_every")  # what the runner item's shapes follow
+GAME_FIELDS = ("games", "obs", "ep_reward", "ep_length", "ep_loss", "ep_updates")  # one entry per game
 
 
 @dataclasses.dataclass
@@ -66,16 +68,29 @@ class CompiledCheckpoints:
                               f"(remove [distributed]), then start a distributed run from a fresh directory")
         if meta.get("rows_width", 0) > self.width:
             self.widen(meta["rows_width"])
-        s = self.state
+        saved_hp = meta.get("hyperparams", {})
+
+        def saved(key):
+            return saved_hp.get(key, self.hp[key])
+
+        s, replay = self.state, None
         with jax.default_device(self.device):
             if compiled:
-                replay = s.replay if (self.hp["save_replay_buffer"]
+                replay = s.replay if (self.hp["save_replay_buffer"] and replay_fits(saved_hp, self.hp)
                                       and meta.get("replay_layout") in READABLE_REPLAY_LAYOUTS) else None
                 state, meta, replay, extras = self.checkpoints.restore(
-                    episode, {"learner": s.learner, "key": s.key}, replay, {"runner": self._runner_item()})
-                self.clock = Clock(**extras["runner"].pop("clock"))
+                    episode, {"learner": s.learner, "key": s.key}, replay, {"runner": self._saved_runner_item(saved_hp)})
+                runner = extras["runner"]
+                self.clock = Clock(**runner.pop("clock"))
+                runner["records"] = s.records  # emptied by every chunk; their size follows the settings
+                if saved("batch_size") != self.hp["batch_size"]:  # the last update's priorities: another batch
+                    runner.update(pending=s.pending, has_pending=s.has_pending)
+                if saved("num_envs") != self.hp["num_envs"]:
+                    runner.update({f: getattr(s, f) for f in GAME_FIELDS})
+                    self.run.notes.append(f"[RESUME] the games in progress are not continued (num_envs changed): "
+                                          f"{self.hp['num_envs']} new games start")
                 self.state = RunnerState(learner=state["learner"], key=state["key"],  # on the templates' devices
-                                         replay=s.replay if replay is None else replay, **extras["runner"])
+                                         replay=s.replay if replay is None else replay, **runner)
                 if replay is None:  # a fresh buffer: the pending priorities point into the old one
                     none = jax.jit(jnp.zeros_like, out_shardings=s.has_pending.sharding)(s.has_pending)
                     self.state = self.state._replace(has_pending=none)
@@ -93,11 +108,41 @@ class CompiledCheckpoints:
         self.total_steps = int(meta["total_steps"])
         self.total_training_seconds = float(meta["total_training_seconds"])
         self.compile_seconds = meta.get("compile_seconds")
-        saved_hp = meta.get("hyperparams", {})
         self.run.note_changes(saved_hp, self.hp)
-        if compiled and self.hp["save_replay_buffer"] and not self.checkpoints.has_replay(episode):
-            self.run.notes.append("[RESUME] this checkpoint has no replay buffer; starting with an empty one")
+        self._restart_changed_schedules(saved_hp)
+        if compiled and self.hp["save_replay_buffer"] and replay is None:
+            self.run.notes.append(replay_not_restored(self.checkpoints.has_replay(episode), saved_hp, self.hp))
         self._resumed_from = name
+
+    def _saved_runner_item(self, saved_hp: dict) -> dict:
+        """A template for the checkpoint's runner item: shaped by the settings it was saved with (``num_envs``,
+        ``batch_size``, ``train_every`` and ``checkpoint_every`` size its arrays), which may have changed since."""
+        hp = {**self.hp, **{k: saved_hp[k] for k in SHAPING_KEYS if k in saved_hp}}
+        if hp == self.hp:
+            return self._runner_item()
+        changed = ", ".join(f"{k} ({saved_hp[k]} -> {self.hp[k]})" for k in SHAPING_KEYS if hp[k] != self.hp[k])
+        if self.layout is not None:
+            raise JaxdqnError(f"{changed} changed since the checkpoint, and a distributed run holds each device's "
+                              f"share of the games and batch as saved: set them back to resume")
+        _, init = self._local_runner(hp)
+        with jax.default_device(self.device):
+            state = init(np.int32(self.seed))
+        return dict({k: v for k, v in state._asdict().items() if k not in HOST_ONLY}, clock=self.clock._asdict())
+
+    def _restart_changed_schedules(self, saved_hp: dict) -> None:
+        """As the host trainer does: a changed ``epsilon`` or ``learning_rate`` restarts that schedule at the new
+        value, and epsilon never stays below a raised ``epsilon_min``."""
+        restart = {k: float(self.hp[k]) for k in ("epsilon", "learning_rate") if k in saved_hp
+                   and saved_hp[k] != self.hp[k]}
+        floor = float(self.hp["epsilon_min"])
+
+        def restarted(state: RunnerState) -> RunnerState:
+            epsilon = jnp.full_like(state.epsilon, restart["epsilon"]) if "epsilon" in restart else state.epsilon
+            learning_rate = (jnp.full_like(state.learning_rate, restart["learning_rate"])
+                             if "learning_rate" in restart else state.learning_rate)
+            return state._replace(epsilon=jnp.maximum(epsilon, floor), learning_rate=learning_rate)
+
+        self.state = self._placed(restarted)(self.state)
 
     @property
     def runner_optimizer(self):

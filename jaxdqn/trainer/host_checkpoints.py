@@ -11,7 +11,7 @@ from jaxdqn.config_schema import TRAINING_KEYS
 from jaxdqn.fingerprint import check_compatible, fingerprint
 from jaxdqn.networks.migrate import PARAM_LAYOUT
 from jaxdqn.run.checkpoints import checkpoint_name
-from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, REPLAY_LAYOUT, restore_state
+from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, REPLAY_LAYOUT, replay_fits, replay_not_restored, restore_state
 
 
 class HostCheckpoints:
@@ -40,9 +40,10 @@ class HostCheckpoints:
         meta = self.checkpoints.read_meta(episode)
         check_compatible(meta.get("config", {}), self.parts.snapshot(), name, self.run_dir)
         saved_width = meta.get("rows_width", 0)
-        # Replay saved in an older layout (before row lists and 16-way trees) is not read back.
+        saved_hp = meta.get("hyperparams", {})
+        # Replay saved in an older layout (before row lists and 16-way trees), or of another kind or size, is not read.
         readable = (meta.get("replay_layout") in READABLE_REPLAY_LAYOUTS
-                    and bool(saved_width) == bool(pipeline.rows_width))
+                    and bool(saved_width) == bool(pipeline.rows_width) and replay_fits(saved_hp, self.hp))
         with jax.default_device(self.device):
             replay_template = None
             if self.hp["save_replay_buffer"] and readable:
@@ -58,13 +59,11 @@ class HostCheckpoints:
         self.parts.game.encoder.unknown_seen.update(unknown)  # counted on, and warned about once per run
         self._warned_characters = set(unknown)
         self.start_episode = int(meta["episode"]) + 1
-        saved_hp = meta.get("hyperparams", {})
         self.schedules.load(meta, saved_hp)
         self.randomness.load(meta)
         if replay is None and self.hp["save_replay_buffer"]:
-            why = "has no replay buffer" if readable or not self.checkpoints.has_replay(episode) else \
-                "holds its replay buffer in an older layout"
-            self.run.notes.append(f"[RESUME] this checkpoint {why}; starting with an empty one")
+            saved = not readable and self.checkpoints.has_replay(episode)
+            self.run.notes.append(replay_not_restored(saved, saved_hp, self.hp))
         self.run.note_changes(saved_hp, self.hp)
         pipeline.set_learning_rate(self.schedules.learning_rate)
         self._resumed_from = name

@@ -1,17 +1,19 @@
 """The compiled trainer through the run directory: log, checkpoints, resume, seeds, widening, play."""
 import json
+import shutil
 import signal
 import time
 
 import pytest
 
-from runs import PAINT_CONFIG, make_run, popen_cli
+from runs import PAINT, PAINT_CONFIG, make_run, popen_cli
 from jaxdqn.cli import main
 from jaxdqn.config import load_config
+from jaxdqn.errors import JaxdqnError
 from jaxdqn.run.checkpoints import Checkpoints
 from jaxdqn.run.log import parse_log
 from jaxdqn.run.metrics import read_metrics
-from jaxdqn.trainer import trainer_from_config
+from jaxdqn.trainer import TrainingDiverged, trainer_from_config
 from jaxdqn.trainer.compiled import CompiledTrainer
 
 
@@ -134,3 +136,67 @@ def test_num_seeds_needs_a_jax_game(tmp_path, capsys):
     run = make_run(tmp_path, TINY_CONFIG, num_seeds=4)
     assert main(["train", str(run)]) == 2
     assert "training.num_seeds" in capsys.readouterr().err
+
+
+def test_a_reward_that_is_not_finite_is_blamed_on_the_game(tmp_path):
+    games = tmp_path / "games"
+    shutil.copytree(PAINT, games)
+    (games / "broken_jax.py").write_text(
+        "import jax.numpy as jnp\n"
+        "from paint_jax import JAX_GAME as PAINT\n\n"
+        "def step(state, action, key):\n"
+        "    state, obs, reward, done = PAINT.step(state, action, key)\n"
+        "    return state, obs, jnp.where(state.turns == 5, jnp.nan, reward), done\n\n"
+        "JAX_GAME = PAINT._replace(name='broken paint', step=step)\n")
+    text = PAINT_CONFIG.replace('module = "paint_jax"', 'module = "broken_jax"').replace(PAINT.as_posix(),
+                                                                                          games.as_posix())
+    run = make_run(tmp_path, text)
+    with trainer_from_config(load_config(run)) as trainer:
+        with pytest.raises(JaxdqnError, match=r"reward of broken paint became nan .*the game produced it"):
+            trainer.train(on_episode=lambda: None)
+    assert Checkpoints(run / "checkpoints").latest() is None
+
+
+def test_a_loss_that_is_not_finite_stops_with_advice_and_keeps_the_last_checkpoint(tmp_path):
+    run = make_run(tmp_path, PAINT_CONFIG, training_episodes=10)
+    trained(run)
+    (run / "config.toml").write_text((run / "config.toml").read_text().replace("training_episodes = 10",
+                                                                               "training_episodes = 20")
+                                     .replace("learning_rate = 0.001", "learning_rate = 1e30"))
+    with trainer_from_config(load_config(run)) as trainer:
+        trainer.resume()
+        with pytest.raises(TrainingDiverged, match=r"(?s)NaN or infinite.*ep_0010.*learning_rate"):
+            trainer.train(on_episode=lambda: None)
+    assert Checkpoints(run / "checkpoints").names() == ["ep_0010"]
+
+
+def test_a_changed_epsilon_or_learning_rate_restarts_its_schedule_on_resume(tmp_path):
+    run = make_run(tmp_path, PAINT_CONFIG, training_episodes=10)
+    trained(run)
+    config = run / "config.toml"
+    text = config.read_text()
+    config.write_text(text.replace("learning_rate = 0.001", "learning_rate = 0.002") + "epsilon = 0.5\n")
+    with trainer_from_config(load_config(run)) as trainer:
+        trainer.resume()
+        assert trainer.epsilon == pytest.approx(0.5) and float(trainer.state.learning_rate) == pytest.approx(0.002)
+    config.write_text(text + "epsilon_min = 0.9\n")
+    with trainer_from_config(load_config(run)) as trainer:
+        trainer.resume()
+        assert trainer.epsilon == pytest.approx(0.9)
+        assert float(trainer.state.learning_rate) == pytest.approx(0.001 * 0.9999 ** 10, rel=1e-5)
+
+
+def test_games_batch_and_buffer_sizes_may_change_between_sessions(tmp_path):
+    run = make_run(tmp_path, PAINT_CONFIG, save_replay_buffer="true", training_episodes=10)
+    trained(run)
+    config = run / "config.toml"
+    config.write_text(config.read_text().replace("training_episodes = 10", "training_episodes = 20")
+                      .replace("batch_size = 8", "batch_size = 16").replace("memory_capacity = 300",
+                                                                             "memory_capacity = 400")
+                      .replace("checkpoint_every = 10", "checkpoint_every = 5") + "num_envs = 2\n")
+    trainer = trained(run)
+    assert trainer.num_seeds == 1 and Checkpoints(run / "checkpoints").names()[-2:] == ["ep_0015", "ep_0020"]
+    log = (run / "training.log").read_text()
+    assert "[RESUME] the games in progress are not continued (num_envs changed): 2 new games start" in log
+    assert "made with memory_capacity = 300 (now 400); starting with an empty one" in log
+    assert [float(r["epsilon"]) for r in read_metrics(run / "metrics.csv")][-1] == pytest.approx(0.95 ** 20, 1e-4)

@@ -88,6 +88,19 @@ def test_replay_buffer_checkpoint_makes_resume_exact(tmp_path):
                                jax.tree.leaves(trainer.pipeline.learner.params)[0], rtol=1e-5)
 
 
+def test_a_buffer_of_another_size_or_kind_resumes_empty_and_says_so(tmp_path):
+    run = make_run(tmp_path, save_replay_buffer="true", training_episodes=10)
+    trained(run)
+    cfg = (run / "config.toml").read_text()
+    (run / "config.toml").write_text(cfg.replace("memory_capacity = 200", "memory_capacity = 300")
+                                     .replace("training_episodes = 10", "training_episodes = 20")
+                                     + "prioritize_experiences = false\n")
+    trainer, _ = trained(run)
+    assert trainer.pipeline.buffer_items > 0 and Checkpoints(run / "checkpoints").latest() == 20
+    assert ("[RESUME] this checkpoint holds a replay buffer made with memory_capacity = 200 (now 300) and "
+            "prioritize_experiences = true (now false); starting with an empty one") in (run / "training.log").read_text()
+
+
 def test_row_lists_widen_when_a_board_outgrows_them_and_resume_keeps_the_width(tmp_path):
     from jaxdqn.types import Observation
     run = make_run(tmp_path, save_replay_buffer="true", training_episodes=10, checkpoint_every=5)
