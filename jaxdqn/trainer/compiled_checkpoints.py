@@ -78,8 +78,9 @@ class CompiledCheckpoints:
             if compiled:
                 replay = s.replay if (self.hp["save_replay_buffer"] and replay_fits(saved_hp, self.hp)
                                       and meta.get("replay_layout") in READABLE_REPLAY_LAYOUTS) else None
+                template = {"runner": self._saved_runner_item(saved_hp)}
                 state, meta, replay, extras = self.checkpoints.restore(
-                    episode, {"learner": s.learner, "key": s.key}, replay, {"runner": self._saved_runner_item(saved_hp)})
+                    episode, {"learner": s.learner, "key": s.key}, replay, template)
                 runner = extras["runner"]
                 self.clock = Clock(**runner.pop("clock"))
                 runner["records"] = s.records  # emptied by every chunk; their size follows the settings
@@ -126,8 +127,7 @@ class CompiledCheckpoints:
                               f"share of the games and batch as saved: set them back to resume")
         _, init = self._local_runner(hp)
         with jax.default_device(self.device):
-            state = init(np.int32(self.seed))
-        return dict({k: v for k, v in state._asdict().items() if k not in HOST_ONLY}, clock=self.clock._asdict())
+            return self._runner_item(init(np.int32(self.seed)))
 
     def _restart_changed_schedules(self, saved_hp: dict) -> None:
         """As the host trainer does: a changed ``epsilon`` or ``learning_rate`` restarts that schedule at the new
@@ -198,8 +198,7 @@ class CompiledCheckpoints:
         shardings = jax.tree.map(lambda x: x.sharding, self.state) if self.layout is not None else None
         return jax.jit(fn, out_shardings=shardings)
 
-    def _runner_item(self) -> dict:
+    def _runner_item(self, state: RunnerState | None = None) -> dict:
         """What a checkpoint holds besides the learner, the key and replay: games, statistics, the clock."""
-        item = {k: v for k, v in self.state._asdict().items() if k not in HOST_ONLY}
-        item["clock"] = self.clock._asdict()
-        return item
+        state = self.state if state is None else state
+        return dict({k: v for k, v in state._asdict().items() if k not in HOST_ONLY}, clock=self.clock._asdict())

@@ -97,8 +97,9 @@ def test_a_buffer_of_another_size_or_kind_resumes_empty_and_says_so(tmp_path):
                                      + "prioritize_experiences = false\n")
     trainer, _ = trained(run)
     assert trainer.pipeline.buffer_items > 0 and Checkpoints(run / "checkpoints").latest() == 20
+    log = (run / "training.log").read_text()
     assert ("[RESUME] this checkpoint holds a replay buffer made with memory_capacity = 200 (now 300) and "
-            "prioritize_experiences = true (now false); starting with an empty one") in (run / "training.log").read_text()
+            "prioritize_experiences = true (now false); starting with an empty one") in log
 
 
 def test_row_lists_widen_when_a_board_outgrows_them_and_resume_keeps_the_width(tmp_path):
