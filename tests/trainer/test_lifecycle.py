@@ -175,11 +175,18 @@ def test_a_run_without_extras_saves_and_restores_its_replay(tmp_path):
 
 
 def test_library_training_leaves_ctrl_c_to_the_program(tmp_path):
+    def programs_own(signum, frame):  # whatever the program had (a shell may start it with SIGINT ignored)
+        raise KeyboardInterrupt
+
     run = make_run(tmp_path, training_episodes=2)
     handlers = []
-    with trainer_from_config(load_config(run)) as trainer:
-        trainer.train(on_episode=lambda: handlers.append(signal.getsignal(signal.SIGINT)))
-    assert handlers == [signal.default_int_handler] * 2
+    before = signal.signal(signal.SIGINT, programs_own)
+    try:
+        with trainer_from_config(load_config(run)) as trainer:
+            trainer.train(on_episode=lambda: handlers.append(signal.getsignal(signal.SIGINT)))
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert handlers == [programs_own] * 2
 
 
 def test_a_reward_that_is_not_finite_is_blamed_on_the_game(tmp_path):
