@@ -11,6 +11,13 @@ import time
 from jaxdqn.trainer.stats import EpisodeResult, TrainingClock
 
 
+def compile_estimate(seconds: float | None) -> str:
+    """How long compiling is expected to take, from the last session's measurement (None: none yet)."""
+    if seconds is None:
+        return "first call, usually under a minute"
+    return f"about {seconds:.0f} s" if round(seconds) >= 1 else "under a second"
+
+
 class ProgressBar:
     def __init__(self, total: int, initial: int, clock: TrainingClock, compile_seconds: float | None):
         from tqdm import tqdm
@@ -31,9 +38,7 @@ class ProgressBar:
     @contextlib.contextmanager
     def compiling(self):
         """Shown while an update compiles; the session's first compile time is kept for the next session."""
-        known = self.compile_seconds
-        self.bar.set_description_str("compiling the training step (" + (
-            f"about {known:.0f} s)" if known is not None else "first call, usually under a minute)"))
+        self.bar.set_description_str(f"compiling the training step ({compile_estimate(self.compile_seconds)})")
         self.bar.refresh()
         start = time.perf_counter()
         yield

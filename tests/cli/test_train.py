@@ -7,6 +7,7 @@ import time
 from runs import make_run, popen_cli, run_cli
 from jaxdqn.run.checkpoints import Checkpoints, checkpoint_name
 from jaxdqn.run.log import parse_log
+from jaxdqn.trainer.progress import compile_estimate
 
 
 def test_train_subcommand_matches_module(tmp_path, cli):
@@ -18,7 +19,8 @@ def test_train_subcommand_matches_module(tmp_path, cli):
     compile_seconds = Checkpoints(run / "checkpoints").read_meta(5)["compile_seconds"]
     assert compile_seconds > 0
     code, _, err = cli("train", run, "--episodes", "10")
-    assert code == 0 and f"compiling the training step (about {compile_seconds:.0f} s)" in err
+    assert code == 0 and f"compiling the training step ({compile_estimate(compile_seconds)})" in err
+    assert compile_estimate(12.4) == "about 12 s" and compile_estimate(0.3) == "under a second"
 
 
 def test_episodes_option_raises_the_target_and_checkpoint_option_resumes_from_it(tmp_path, cli):
