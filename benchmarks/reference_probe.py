@@ -10,6 +10,8 @@ import sys
 import tempfile
 import time
 
+from training_rate import training_rate
+
 
 def _trainer(memory_capacity=50_000, spatial=False, **hp):
     from retro.examples.snake import create_game
@@ -63,28 +65,10 @@ def env_steps(steps=20_000):
     return {"env_steps_per_s": steps / (time.perf_counter() - t0)}
 
 
-class _Measured(Exception):
-    pass
-
-
 def end_to_end(memory_capacity=50_000, timed_steps=10_000):
     """Steps/s of the reference's own training loop once its replay buffer is full."""
     trainer = _trainer(memory_capacity=memory_capacity, training_episodes=10**9)
-    mark = {}
-
-    def on_episode():
-        steps = trainer.total_steps
-        if "t0" not in mark and len(trainer.memory) >= memory_capacity:
-            mark["t0"], mark["s0"] = time.perf_counter(), steps
-        elif "t0" in mark and steps - mark["s0"] >= timed_steps:
-            mark["rate"] = (steps - mark["s0"]) / (time.perf_counter() - mark["t0"])
-            mark["epsilon"] = trainer.epsilon
-            raise _Measured
-    try:
-        trainer.train(on_episode=on_episode)
-    except _Measured:
-        pass
-    return {"steps_per_s": mark["rate"], "epsilon": mark["epsilon"]}
+    return training_rate(trainer, lambda: len(trainer.memory), memory_capacity, timed_steps)
 
 
 def end_to_end_nav(timed_steps=400):
@@ -98,20 +82,7 @@ def end_to_end_nav(timed_steps=400):
                             spatial=True)
     trainer = DQNTrainer(create_game, metadata, tempfile.mkdtemp(), preprocessing={"spatial": True},
                          training_episodes=10**9)
-    mark = {}
-
-    def on_episode():
-        steps = trainer.total_steps
-        if "t0" not in mark and len(trainer.memory) >= trainer.hp["batch_size"]:
-            mark["t0"], mark["s0"] = time.perf_counter(), steps
-        elif "t0" in mark and steps - mark["s0"] >= timed_steps:
-            mark["rate"] = (steps - mark["s0"]) / (time.perf_counter() - mark["t0"])
-            raise _Measured
-    try:
-        trainer.train(on_episode=on_episode)
-    except _Measured:
-        pass
-    return {"steps_per_s": mark["rate"]}
+    return training_rate(trainer, lambda: len(trainer.memory), trainer.hp["batch_size"], timed_steps)
 
 
 def bytes_per_transition():

@@ -18,7 +18,6 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import jax
@@ -34,10 +33,7 @@ from jaxdqn.games.metadata import GameMetadata  # noqa: E402
 from jaxdqn.types import Observation  # noqa: E402
 from jaxdqn.replay import bytes_per_transition, make_prioritized_buffer  # noqa: E402
 from jaxdqn.trainer import DQNTrainer  # noqa: E402
-
-
-class _Measured(Exception):
-    pass
+from training_rate import training_rate  # noqa: E402
 
 
 def snake_trainer(run_dir, **hp) -> DQNTrainer:
@@ -51,24 +47,8 @@ def end_to_end(memory_capacity: int, timed_steps: int, num_envs: int = 1) -> dic
     """jaxdqn's training loop, default hyperparameters, timed once the buffer is full."""
     with tempfile.TemporaryDirectory() as run_dir:
         extra = {"num_envs": num_envs} if num_envs != 1 else {}
-        trainer = snake_trainer(run_dir, memory_capacity=memory_capacity, **extra)
-        mark = {}
-
-        def on_episode():
-            steps = trainer.total_steps
-            if "t0" not in mark and trainer.pipeline.buffer_items >= memory_capacity:
-                mark["t0"], mark["s0"] = time.perf_counter(), steps
-            elif "t0" in mark and steps - mark["s0"] >= timed_steps:
-                mark["rate"] = (steps - mark["s0"]) / (time.perf_counter() - mark["t0"])
-                mark["epsilon"] = trainer.epsilon
-                raise _Measured
-        try:
-            trainer.train(on_episode=on_episode)
-        except _Measured:
-            pass
-        finally:
-            trainer.close()
-        return {"steps_per_s": mark["rate"], "epsilon": mark["epsilon"]}
+        with snake_trainer(run_dir, memory_capacity=memory_capacity, **extra) as trainer:
+            return training_rate(trainer, lambda: trainer.pipeline.buffer_items, memory_capacity, timed_steps)
 
 
 def nav_end_to_end(timed_steps: int) -> dict:
@@ -77,23 +57,9 @@ def nav_end_to_end(timed_steps: int) -> dict:
     from retro.examples.nav import create_game
     meta = GameMetadata(["KEY_LEFT", "KEY_RIGHT"], "score", character_set=["^", "O"], spatial=True)
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = DQNTrainer(create_game, meta, run_dir, {}, training_episodes=10**9, seed=0)
-        mark = {}
-
-        def on_episode():
-            steps = trainer.total_steps
-            if "t0" not in mark and trainer.pipeline.buffer_items >= trainer.hp["batch_size"]:
-                mark["t0"], mark["s0"] = time.perf_counter(), steps
-            elif "t0" in mark and steps - mark["s0"] >= timed_steps:
-                mark["rate"] = (steps - mark["s0"]) / (time.perf_counter() - mark["t0"])
-                raise _Measured
-        try:
-            trainer.train(on_episode=on_episode)
-        except _Measured:
-            pass
-        finally:
-            trainer.close()
-        return {"steps_per_s": mark["rate"]}
+        with DQNTrainer(create_game, meta, run_dir, {}, training_episodes=10**9, seed=0) as trainer:
+            return training_rate(trainer, lambda: trainer.pipeline.buffer_items, trainer.hp["batch_size"],
+                                 timed_steps)
 
 
 def action_selection_ms(repeats: int) -> float:
