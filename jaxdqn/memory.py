@@ -10,6 +10,8 @@ import math
 import os
 from dataclasses import dataclass
 
+import numpy as np
+
 from jaxdqn.errors import JaxdqnError
 from jaxdqn.run.disk import format_bytes
 
@@ -98,9 +100,21 @@ def check_fits(params: int, spec, hp: dict, stored_obs_bytes: int, device) -> Me
     raise NotEnoughMemory("\n".join(lines))
 
 
+def check_run_fits(parts, rows_width: int, device, agents: int = 1) -> MemoryEstimate:
+    """:func:`check_fits` for a run assembled as ``parts`` (:class:`~jaxdqn.assembly.RunParts`): replay keeps
+    boards as row lists of ``rows_width`` (0: whole boards), and ``agents`` agents each hold a network and a
+    buffer."""
+    from jaxdqn.rows import rows_dtype
+    from jaxdqn.types import RowsObservation
+    num_params = sum(math.prod(shape) for shape in parts.param_shapes.values())
+    empty = parts.game.encoder.empty()
+    stored = RowsObservation(np.zeros(rows_width, rows_dtype(parts.spec)), empty.extras) if rows_width else empty
+    hp = dict(parts.hp, memory_capacity=parts.hp["memory_capacity"] * agents)
+    return check_fits(num_params * agents, parts.spec, hp, observation_bytes(stored), device)
+
+
 def observation_bytes(example) -> int:
     """Bytes of one stored observation (any pytree of arrays)."""
-    import numpy as np
     return sum(int(math.prod(np.shape(x))) * np.asarray(x).dtype.itemsize for x in _leaves(example))
 
 

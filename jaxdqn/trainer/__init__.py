@@ -11,7 +11,6 @@ the schedules and the interval statistics.
 from __future__ import annotations
 
 import contextlib
-import math
 from pathlib import Path
 from typing import Callable
 
@@ -27,21 +26,19 @@ from jaxdqn.fingerprint import IncompatibleCheckpoint
 from jaxdqn.games.encoding import start_game
 from jaxdqn.games.env import VectorEnv
 from jaxdqn.games.metadata import GameMetadata
-from jaxdqn.memory import check_fits, observation_bytes
-from jaxdqn.rows import rows_dtype
+from jaxdqn.memory import check_run_fits
 from jaxdqn.run.checkpoints import checkpoint_name
 from jaxdqn.trainer.acting import HostActors
 from jaxdqn.trainer.host_checkpoints import HostCheckpoints
-from jaxdqn.trainer.lifecycle import RunDirectory, TrainingDiverged
+from jaxdqn.trainer.lifecycle import HoldsRun, RunDirectory, TrainingDiverged
 from jaxdqn.trainer.progress import ProgressBar
 from jaxdqn.trainer.randomness import HostRandomness
 from jaxdqn.trainer.schedules import Schedules
 from jaxdqn.trainer.stats import EpisodeResult, Interval, StepRate, TrainingClock
 from jaxdqn.trainer.updates import UpdatePipeline
-from jaxdqn.types import RowsObservation
 
 
-class DQNTrainer(HostCheckpoints):
+class DQNTrainer(HostCheckpoints, HoldsRun):
     """Trains a DQN agent on a retro game; the reference's API, with a JAX core underneath.
 
     >>> from retro.examples.snake import create_game
@@ -83,7 +80,7 @@ class DQNTrainer(HostCheckpoints):
 
         self.device_choice = select_device(self.hp["device"])
         self.device = self.device_choice.device
-        self._check_memory(occupied)
+        check_run_fits(self.parts, self.parts.rows_width(occupied), self.device)  # before allocating
         self.pipeline = UpdatePipeline(self.parts, self.device, self.seed, occupied)
         self.schedules = Schedules(self.hp)
         self.actors = HostActors(self.games, self.pipeline, self.schedules, self.randomness.explore, self.hp)
@@ -95,28 +92,7 @@ class DQNTrainer(HostCheckpoints):
         self.compile_seconds: float | None = None  # the first update's compile time, as last measured
         self._warned_characters: set[str] = set()
 
-    def _check_memory(self, occupied: int) -> None:
-        """Refuse a run that cannot fit, before allocating it (see :mod:`jaxdqn.memory`)."""
-        num_params = sum(math.prod(shape) for shape in self.parts.param_shapes.values())
-        width = self.parts.rows_width(occupied)
-        encoder = self.parts.game.encoder
-        stored = RowsObservation(np.zeros(width, rows_dtype(self.spec)), encoder.empty().extras) if width \
-            else encoder.empty()
-        check_fits(num_params, self.spec, self.hp, observation_bytes(stored), self.device)
-
-    # ------------------------------------------------------------------ the run directory
-    @property
-    def run_dir(self) -> Path:
-        return self.run.path
-
-    @property
-    def checkpoints(self):
-        return self.run.checkpoints
-
-    @property
-    def log(self):
-        return self.run.log
-
+    # ------------------------------------------------------------------ schedules and counters
     @property
     def epsilon(self) -> float:
         return self.schedules.epsilon
@@ -128,16 +104,6 @@ class DQNTrainer(HostCheckpoints):
     @property
     def total_steps(self) -> int:
         return self.actors.total_steps
-
-    def close(self) -> None:
-        """Release the run directory's lock (the trainer can no longer save)."""
-        self.run.close()
-
-    def __enter__(self) -> DQNTrainer:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ training
     def train(self, on_checkpoint: Callable[[dict], None] | None = None,
@@ -237,9 +203,6 @@ class DQNTrainer(HostCheckpoints):
             header.append(f"[INIT] {key} not given: measured {value} and recorded in {CONFIG_NAME}")
         seed_line = None if self._resumed_from else self.randomness.log_line()  # a resume continues saved states
         self.run.start_session(header, seed_line, self._resumed_from)
-
-    def _diverged(self, episode: int):
-        raise self.run.diverged(episode)
 
 
 def trainer_from_config(config: RunConfig, process_id: int | None = None):

@@ -14,9 +14,7 @@ same trainer, and only process 0 writes the log, metrics.csv and checkpoint name
 from __future__ import annotations
 
 import contextlib
-import math
 import secrets
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -28,22 +26,21 @@ from jaxdqn.compiled.runner import Clock, RunnerState, Settings, make_runner
 from jaxdqn.config import CONFIG_NAME, RunConfig
 from jaxdqn.device import select_device
 from jaxdqn.errors import JaxdqnError
-from jaxdqn.memory import check_fits, observation_bytes
+from jaxdqn.memory import check_run_fits
 from jaxdqn.replay import ring_of, with_ring
-from jaxdqn.rows import rows_dtype, rows_width, widen_rows
+from jaxdqn.rows import rows_width, widen_rows
 from jaxdqn.run.checkpoints import checkpoint_name
 from jaxdqn.trainer.compiled_checkpoints import CompiledCheckpoints, Episode
 from jaxdqn.trainer.distributed import barrier, join_processes, layout_for
-from jaxdqn.trainer.lifecycle import RunDirectory
+from jaxdqn.trainer.lifecycle import HoldsRun, RunDirectory
 from jaxdqn.trainer.progress import ProgressBar
 from jaxdqn.trainer.stats import EpisodeResult, TrainingClock
-from jaxdqn.types import RowsObservation
 
 CHUNK_SECONDS = 0.5  # the host looks at the run (progress, Ctrl+C) about this often
 MIN_ROWS = 32  # the narrowest row lists a compiled run starts with
 
 
-class CompiledTrainer(CompiledCheckpoints):
+class CompiledTrainer(CompiledCheckpoints, HoldsRun):
     """Trains the JAX game a config names; the same run directory, log, checkpoints and resume rules."""
 
     def __init__(self, config: RunConfig, process_id: int | None = None):
@@ -73,7 +70,7 @@ class CompiledTrainer(CompiledCheckpoints):
         _, start = self.game.reset(jax.random.PRNGKey(0))
         # boards fill up as games go on, and widening recompiles: start at twice the first board, 32 at least
         self.width = self.parts.rows_width(max(MIN_ROWS, 2 * int(np.count_nonzero(np.asarray(start.board)))))
-        self._check_memory()
+        check_run_fits(self.parts, self.width, self.device, self.num_seeds)  # before allocating
         self.logged = 0  # every agent's episodes up to here are in training.log
         self.pending: list[Episode] = []  # finished after ``logged``, not yet logged
         self.total_steps = 0
@@ -111,26 +108,7 @@ class CompiledTrainer(CompiledCheckpoints):
         init = jax.vmap(runner.init) if n > 1 else lambda keys: runner.init(keys[0])
         return runner, jax.jit(lambda seed: init(jax.random.split(jax.random.PRNGKey(seed), n)))
 
-    def _check_memory(self) -> None:
-        num_params = sum(math.prod(shape) for shape in self.parts.param_shapes.values())
-        empty = self.parts.game.encoder.empty()
-        stored = RowsObservation(np.zeros(self.width, rows_dtype(self.spec)), empty.extras) if self.width else empty
-        hp = dict(self.hp, memory_capacity=self.hp["memory_capacity"] * self.num_seeds)
-        check_fits(num_params * self.num_seeds, self.spec, hp, observation_bytes(stored), self.device)
-
     # ------------------------------------------------------------------ what DQNTrainer offers too
-    @property
-    def run_dir(self) -> Path:
-        return self.run.path
-
-    @property
-    def checkpoints(self):
-        return self.run.checkpoints
-
-    @property
-    def log(self):
-        return self.run.log
-
     @property
     def start_episode(self) -> int:
         return self.logged + 1
@@ -157,15 +135,6 @@ class CompiledTrainer(CompiledCheckpoints):
         if self.layout is not None:
             return x[[self._rows(agent)[0] for agent in range(self.num_seeds)]]
         return x[None] if self.num_seeds == 1 else x
-
-    def close(self) -> None:
-        self.run.close()
-
-    def __enter__(self) -> CompiledTrainer:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ training
     def train(self, on_checkpoint=None, on_episode=None, stop=None) -> None:
@@ -315,6 +284,3 @@ class CompiledTrainer(CompiledCheckpoints):
             seed_line = (f"[INIT] seed = {self.seed} (drawn; add seed = {self.seed} to [training] to repeat this "
                          "run)" if self.seed_was_drawn else f"[INIT] seed = {self.seed}")
         self.run.start_session(header, seed_line, self._resumed_from)
-
-    def _diverged(self, episode: int):
-        raise self.run.diverged(episode)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Self
 
 from jaxdqn.assembly import network_identity
 from jaxdqn.config import CONFIG_NAME
@@ -210,3 +210,34 @@ class _Discard:
 
     def drop_after(self, episode: int) -> list[int]:
         return []
+
+
+class HoldsRun:
+    """What both trainers offer about the run directory they hold (``self.run``)."""
+
+    run: RunDirectory
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run.path
+
+    @property
+    def checkpoints(self) -> Checkpoints:
+        return self.run.checkpoints
+
+    @property
+    def log(self):
+        return self.run.log
+
+    def close(self) -> None:
+        """Release the run directory's lock (the trainer can no longer save)."""
+        self.run.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _diverged(self, episode: int):
+        raise self.run.diverged(episode)
