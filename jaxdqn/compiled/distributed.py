@@ -101,8 +101,3 @@ def gather(x) -> np.ndarray:
         return np.asarray(x)
     from jax.experimental import multihost_utils
     return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-
-
-def replicated(layout: Layout, tree):
-    """``tree`` placed whole on every device of the mesh."""
-    return jax.device_put(tree, NamedSharding(layout.mesh, P()))
