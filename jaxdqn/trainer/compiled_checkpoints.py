@@ -24,6 +24,7 @@ from jaxdqn.run.checkpoints import checkpoint_name
 from jaxdqn.run.log import IntervalStats
 from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, REPLAY_LAYOUT, replay_fits, replay_not_restored, restore_state
 from jaxdqn.trainer.distributed import describe_layout
+from jaxdqn.trainer.schedules import restarted_schedules
 
 HOST_ONLY = ("learner", "key", "replay")  # runner fields saved as items of their own
 SHAPING_KEYS = ("num_envs", "batch_size", "train_every", "checkpoint_every")  # what the runner item's shapes follow
@@ -132,15 +133,12 @@ class CompiledCheckpoints:
     def _restart_changed_schedules(self, saved_hp: dict) -> None:
         """As the host trainer does: a changed ``epsilon`` or ``learning_rate`` restarts that schedule at the new
         value, and epsilon never stays below a raised ``epsilon_min``."""
-        restart = {k: float(self.hp[k]) for k in ("epsilon", "learning_rate") if k in saved_hp
-                   and saved_hp[k] != self.hp[k]}
+        restart = restarted_schedules(saved_hp, self.hp)
         floor = float(self.hp["epsilon_min"])
 
         def restarted(state: RunnerState) -> RunnerState:
-            epsilon = jnp.full_like(state.epsilon, restart["epsilon"]) if "epsilon" in restart else state.epsilon
-            learning_rate = (jnp.full_like(state.learning_rate, restart["learning_rate"])
-                             if "learning_rate" in restart else state.learning_rate)
-            return state._replace(epsilon=jnp.maximum(epsilon, floor), learning_rate=learning_rate)
+            state = state._replace(**{k: jnp.full_like(getattr(state, k), v) for k, v in restart.items()})
+            return state._replace(epsilon=jnp.maximum(state.epsilon, floor))
 
         self.state = self._placed(restarted)(self.state)
 

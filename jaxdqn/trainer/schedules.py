@@ -38,11 +38,14 @@ class Schedules:
 
     def load(self, meta: dict, saved_hp: dict) -> None:
         """Continue from a checkpoint's schedules, restarting any whose starting value changed."""
-        self.epsilon = float(meta["epsilon"])
-        self.learning_rate = float(meta["learning_rate"])
+        restart = restarted_schedules(saved_hp, self.hp)
+        self.epsilon = max(restart.get("epsilon", float(meta["epsilon"])), self.hp["epsilon_min"])
+        self.learning_rate = restart.get("learning_rate", float(meta["learning_rate"]))
         self.last_update_step = meta.get("last_update_step")
-        if "learning_rate" in saved_hp and saved_hp["learning_rate"] != self.hp["learning_rate"]:
-            self.learning_rate = float(self.hp["learning_rate"])
-        if "epsilon" in saved_hp and saved_hp["epsilon"] != self.hp["epsilon"]:
-            self.epsilon = float(self.hp["epsilon"])
-        self.epsilon = max(self.epsilon, self.hp["epsilon_min"])
+
+
+def restarted_schedules(saved_hp: dict, hp: dict) -> dict[str, float]:
+    """The schedules a resumed run starts again, with their new starting values: ``epsilon`` and
+    ``learning_rate`` when config.toml's value differs from the one the checkpoint was trained with.
+    (Epsilon also never continues below ``epsilon_min``.)"""
+    return {k: float(hp[k]) for k in ("epsilon", "learning_rate") if k in saved_hp and saved_hp[k] != hp[k]}
