@@ -14,15 +14,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdqn import __version__, learner
+from jaxdqn import learner
 from jaxdqn.compiled.runner import Clock, RunnerState
-from jaxdqn.config_schema import TRAINING_KEYS
 from jaxdqn.errors import JaxdqnError
-from jaxdqn.fingerprint import check_compatible, fingerprint
-from jaxdqn.networks.migrate import PARAM_LAYOUT
+from jaxdqn.fingerprint import check_compatible
 from jaxdqn.run.checkpoints import checkpoint_name
 from jaxdqn.run.log import IntervalStats
-from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, REPLAY_LAYOUT, replay_fits, replay_not_restored, restore_state
+from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, replay_fits, replay_not_restored, restore_state
 from jaxdqn.trainer.distributed import describe_layout
 from jaxdqn.trainer.schedules import restarted_schedules
 
@@ -167,26 +165,12 @@ class CompiledCheckpoints:
                               sum(e.length for e in done) / n, self.epsilon,
                               sum(losses) / len(losses) if losses else 0.0, seconds, self.total_training_seconds)
         s = self.state
-        snap = self.parts.snapshot()
-        meta = {
-            "episode": episode, "total_steps": self.total_steps, "epsilon": self.epsilon,
-            "learning_rate": float(np.mean(self.per_agent(s.learning_rate))),
-            "total_training_seconds": self.total_training_seconds, "rows_width": self.width,
-            "replay_layout": REPLAY_LAYOUT, "param_layout": PARAM_LAYOUT, "config": snap,
-            "fingerprint": fingerprint(snap), "hyperparams": {k: v for k, v in self.hp.items() if k in TRAINING_KEYS},
-            "seed": self.seed, "num_seeds": self.num_seeds, "jaxdqn_version": __version__,
-            "device": self.device_choice.kind, "compile_seconds": self.compile_seconds, "loop": "compiled",
-            "layout": self.layout.as_meta() if self.layout is not None else None,
-            "pending_episodes": [dataclasses.asdict(e) for e in self.pending],
-        }
-        line = stats.line()
-
-        def before_commit():
-            self.run.metrics.flush()
-            self.log.write(line)
-
-        self.checkpoints.save(episode, {"learner": s.learner, "key": s.key}, meta,
-                              s.replay if self.hp["save_replay_buffer"] else None, before_commit,
+        meta = {"epsilon": self.epsilon, "learning_rate": float(np.mean(self.per_agent(s.learning_rate))),
+                "rows_width": self.width, "num_seeds": self.num_seeds, "loop": "compiled",
+                "layout": self.layout.as_meta() if self.layout is not None else None,
+                "pending_episodes": [dataclasses.asdict(e) for e in self.pending]}
+        self._save_checkpoint(episode, {"learner": s.learner, "key": s.key}, meta,
+                              s.replay if self.hp["save_replay_buffer"] else None, stats.line(),
                               extras={"runner": self._runner_item()})
         self.logged = episode
         return stats

@@ -6,12 +6,9 @@ from pathlib import Path
 
 import jax
 
-from jaxdqn import __version__
-from jaxdqn.config_schema import TRAINING_KEYS
-from jaxdqn.fingerprint import check_compatible, fingerprint
-from jaxdqn.networks.migrate import PARAM_LAYOUT
+from jaxdqn.fingerprint import check_compatible
 from jaxdqn.run.checkpoints import checkpoint_name
-from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, REPLAY_LAYOUT, replay_fits, replay_not_restored, restore_state
+from jaxdqn.run.state import READABLE_REPLAY_LAYOUTS, replay_fits, replay_not_restored, restore_state
 
 
 class HostCheckpoints:
@@ -73,20 +70,7 @@ class HostCheckpoints:
         if not self.pipeline.params_finite():
             self._diverged(episode)
         replay = self.pipeline.replay_for_saving() if self.hp["save_replay_buffer"] else None
-        snap = self.parts.snapshot()
-        meta = {
-            "episode": episode, "total_steps": self.total_steps, **self.schedules.state(),
-            "total_training_seconds": self.total_training_seconds, "buffer_items": self.pipeline.buffer_items,
-            "rows_width": self.pipeline.rows_width, "replay_layout": REPLAY_LAYOUT, "param_layout": PARAM_LAYOUT,
-            **self.randomness.state(), "config": snap, "fingerprint": fingerprint(snap),
-            "hyperparams": {k: v for k, v in self.hp.items() if k in TRAINING_KEYS},
-            "seed": self.seed, "jaxdqn_version": __version__, "device": self.device_choice.kind,
-            "compile_seconds": self.compile_seconds,
-            "unknown_characters": dict(self.parts.game.encoder.unknown_seen),
-        }
-
-        def before_commit():
-            self.run.metrics.flush()
-            self.log.write(log_line)
-
-        self.checkpoints.save(episode, self.pipeline.state(), meta, replay, before_commit=before_commit)
+        meta = {**self.schedules.state(), **self.randomness.state(), "buffer_items": self.pipeline.buffer_items,
+                "rows_width": self.pipeline.rows_width,
+                "unknown_characters": dict(self.parts.game.encoder.unknown_seen)}
+        self._save_checkpoint(episode, self.pipeline.state(), meta, replay, log_line)

@@ -11,15 +11,19 @@ import os
 from pathlib import Path
 from typing import Callable, Self
 
+from jaxdqn import __version__
 from jaxdqn.assembly import network_identity
 from jaxdqn.config import CONFIG_NAME
 from jaxdqn.config_schema import TRAINING_KEYS
 from jaxdqn.config_file import record_discovered, write_config
 from jaxdqn.errors import JaxdqnError
+from jaxdqn.fingerprint import fingerprint
+from jaxdqn.networks.migrate import PARAM_LAYOUT
 from jaxdqn.run.checkpoints import Checkpoints, DamagedCheckpoint, checkpoint_name
 from jaxdqn.run.lock import RunLock
 from jaxdqn.run.log import LOG_NAME, TrainingLog
 from jaxdqn.run.metrics import EpisodeMetrics
+from jaxdqn.run.state import REPLAY_LAYOUT
 
 
 class RunNotWritable(JaxdqnError):
@@ -213,7 +217,7 @@ class _Discard:
 
 
 class HoldsRun:
-    """What both trainers offer about the run directory they hold (``self.run``)."""
+    """What both trainers offer about the run directory they hold (``self.run``), and how they checkpoint into it."""
 
     run: RunDirectory
 
@@ -241,3 +245,21 @@ class HoldsRun:
 
     def _diverged(self, episode: int):
         raise self.run.diverged(episode)
+
+    def _save_checkpoint(self, episode: int, state, meta: dict, replay, log_line: str, extras=None) -> None:
+        """Checkpoint ``episode`` with ``meta`` and what every checkpoint records (config and fingerprint,
+        hyperparameters, layouts, seed, device, totals); its training.log line and metrics.csv rows are
+        written just before it becomes visible."""
+        snap = self.parts.snapshot()
+        meta = {"episode": episode, "total_steps": self.total_steps,
+                "total_training_seconds": self.total_training_seconds, "replay_layout": REPLAY_LAYOUT,
+                "param_layout": PARAM_LAYOUT, "config": snap, "fingerprint": fingerprint(snap),
+                "hyperparams": {k: v for k, v in self.hp.items() if k in TRAINING_KEYS}, "seed": self.seed,
+                "jaxdqn_version": __version__, "device": self.device_choice.kind,
+                "compile_seconds": self.compile_seconds, **meta}
+
+        def before_commit():
+            self.run.metrics.flush()
+            self.log.write(log_line)
+
+        self.checkpoints.save(episode, state, meta, replay, before_commit, extras=extras)
