@@ -7,6 +7,9 @@ import pytest
 
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# The tests compare against float32 and float64 computations: on NVIDIA GPUs JAX multiplies float32 matrices
+# in TF32 unless told otherwise (about 1e-3 relative), so pin full float32 on every device (a no-op on CPUs).
+os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
 # Compiled programs are shared between tests (and the processes they start): many tests compile the same
 # tiny networks. The cache holds exactly what compiling would produce, so no result changes.
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="jaxdqn-tests-jax-cache-"))

@@ -51,7 +51,12 @@ def make_run(tmp_path, text=TINY_CONFIG, name="run", **training):
 
 
 def env(**extra):
-    return {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **extra}
+    """The environment of a command the tests start: this repository first on the path (after it, what the
+    suite was started with, e.g. packages installed into a folder of their own) and the platform the suite
+    runs on (the CPU unless JAX_PLATFORMS said otherwise when pytest started)."""
+    path = os.pathsep.join([str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    return {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu"), "PYTHONPATH": path,
+            "PYTHONUNBUFFERED": "1", **extra}
 
 
 def run_cli(*args, timeout=300, module="jaxdqn.train", **extra_env):

@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxdqn.acting import epsilon_greedy
 
@@ -20,6 +21,7 @@ def test_epsilon_greedy_vmaps_over_keys():
     assert actions.shape == (8,) and np.all(np.asarray(actions) == 1)
 
 
+@pytest.mark.slow
 def test_make_actor_batches_and_explores():
     from helpers import SMALL_SPEC, random_observations
     from jaxdqn.acting import make_actor

@@ -51,6 +51,7 @@ def networks_module(tmp_path):
     sys.modules.pop("my_networks", None)
 
 
+@pytest.mark.slow
 def test_a_network_of_your_own_from_config_trains_saves_and_plays(tmp_path, networks_module, capsys):
     from jaxdqn.cli import main
     text = TINY_CONFIG.replace("hidden_sizes = [16]", 'hidden_sizes = [16]\nnetwork = "my_networks:Dueling"')
@@ -78,6 +79,7 @@ def test_a_network_that_does_not_fit_is_named(tmp_path, networks_module, referen
     assert "model.network" in str(err.value) and words in str(err.value)
 
 
+@pytest.mark.slow
 def test_the_trainer_takes_a_flax_module(tmp_path):
     class Linear(nn.Module):
         @nn.compact

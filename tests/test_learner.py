@@ -98,6 +98,7 @@ def test_scalar_factor_clip_matches_optax_and_keeps_its_state(scale):
     assert type(state) is type(their_state)
 
 
+@pytest.mark.slow
 def test_fused_train_step_updates_priorities_and_does_not_retrace():
     net, opt, state = _setup()
     buffer = make_prioritized_buffer(64)
@@ -118,6 +119,7 @@ def test_fused_train_step_updates_priorities_and_does_not_retrace():
     assert np.any(np.abs(leaves - 1.0) > 1e-3)
 
 
+@pytest.mark.slow
 def test_pending_priorities_match_immediate_writes():
     """Writing priorities one call late samples exactly what an immediate write would."""
     net, opt, state = _setup()

@@ -22,6 +22,7 @@ SPECS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SPECS)
 def test_flax_modules_compute_what_the_networks_before_them_computed(name):
     """Same parameters (moved into the flax tree), same Q-values: the flax port changes no number."""
@@ -37,6 +38,7 @@ def test_flax_modules_compute_what_the_networks_before_them_computed(name):
                                atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mlp", "cnn"])
 def test_the_same_update_from_the_same_parameters(name):
     spec = SPECS[name]
@@ -90,6 +92,7 @@ def test_cnn_layers_and_pytorch_initialisation_bounds():
             assert np.abs(leaf).max() <= bound and np.abs(leaf).max() > 0.5 * bound
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("density,width", [(0.05, 16), (0.3, 16), (1.0, 32)])
 def test_row_lists_give_the_same_q_values_and_gradients_as_boards(density, width):
     """The row-gather first layer equals the one-hot product, values and gradients, at any list width."""

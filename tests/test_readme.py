@@ -30,6 +30,7 @@ def test_the_readme_has_python_blocks():
     assert len(BLOCKS) >= 6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_a_readme_block_runs(block, workdir):
     done = subprocess.run([sys.executable, "-c", block], cwd=workdir, capture_output=True, text=True, timeout=300,

@@ -58,6 +58,7 @@ def test_prioritized_sampling_frequencies_match_p_alpha():
     assert chi2 < 20.5  # 99.9% quantile of chi-square with 5 degrees of freedom
 
 
+@pytest.mark.slow
 def test_importance_weights_follow_the_formula():
     alpha, beta = 0.6, 0.4
     buffer = make_prioritized_buffer(16, alpha=alpha, beta=beta)

@@ -5,6 +5,7 @@ import pytest
 from runs import make_run
 
 
+@pytest.mark.slow
 def test_clean_removes_what_training_made_and_keeps_config(tmp_path, cli):
     run = make_run(tmp_path, training_episodes=5, checkpoint_every=5)
     assert cli("train", run)[0] == 0

@@ -2,6 +2,7 @@ import shutil
 import subprocess
 import sys
 
+from jaxdqn.device import select_device
 from runs import TINY_CONFIG, env, make_run
 
 
@@ -9,7 +10,7 @@ def test_info(trained_run, cli):
     code, out, err = cli("info", trained_run)
     assert code == 0, err
     assert "tinygame" in out and "  ep_0010  ok\n  ep_0020  ok\n" in out and "episode 20, 240 game steps" in out
-    assert "Device (now)   : cpu" in out and "steps/s" in out and "nan" not in out
+    assert f"Device (now)   : {select_device().kind} (" in out and "steps/s" in out and "nan" not in out
     assert "Actions        : KEY_LEFT, KEY_RIGHT + no-op" in out and "{" not in out  # for people, not Python dicts
 
 

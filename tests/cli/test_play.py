@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from runs import env
 
 
@@ -54,6 +56,7 @@ def _play_in_pty(run, framerate, keys_after=None):
     return proc.returncode, output.decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_play_in_a_pseudo_terminal(trained_run):
     code, text = _play_in_pty(trained_run, 200)
     assert code == 0, text[-2000:]
@@ -62,6 +65,7 @@ def test_play_in_a_pseudo_terminal(trained_run):
     assert "game over after 12 turns" in text and "press any key" in text  # the last frame waits
 
 
+@pytest.mark.slow
 def test_play_quits_on_enter(trained_run):
     code, text = _play_in_pty(trained_run, 4, keys_after=(1.0, b"\r"))  # 12 turns would take 3 s
     assert code == 0, text[-2000:]

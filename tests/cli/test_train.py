@@ -4,12 +4,15 @@ import random
 import signal
 import time
 
+import pytest
+
 from runs import make_run, popen_cli, run_cli
 from jaxdqn.run.checkpoints import Checkpoints, checkpoint_name
 from jaxdqn.run.log import parse_log
 from jaxdqn.trainer.progress import compile_estimate
 
 
+@pytest.mark.slow
 def test_train_subcommand_matches_module(tmp_path, cli):
     run = make_run(tmp_path, training_episodes=5, checkpoint_every=5)
     code, out, err = cli("train", run)
@@ -23,6 +26,7 @@ def test_train_subcommand_matches_module(tmp_path, cli):
     assert compile_estimate(12.4) == "about 12 s" and compile_estimate(0.3) == "under a second"
 
 
+@pytest.mark.slow
 def test_episodes_option_raises_the_target_and_checkpoint_option_resumes_from_it(tmp_path, cli):
     run = make_run(tmp_path, training_episodes=10, checkpoint_every=5)
     assert cli("train", run)[0] == 0
@@ -62,6 +66,7 @@ def assert_consistent(run, keep=5):
     return steps
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_exact_state_while_a_second_process_is_refused(tmp_path):
     run = make_run(tmp_path, training_episodes=100000, checkpoint_every=5)
     proc = popen_cli(run)
@@ -84,6 +89,7 @@ def test_ctrl_c_saves_exact_state_while_a_second_process_is_refused(tmp_path):
     assert_consistent(run)
 
 
+@pytest.mark.slow
 def test_a_storm_of_signals_during_saves_is_honoured_once_and_told_truthfully(tmp_path):
     run = make_run(tmp_path, training_episodes=100000, checkpoint_every=1, save_replay_buffer="true",
                    keep_checkpoints=2)
@@ -117,6 +123,7 @@ def test_ctrl_c_during_start_up_stops_cleanly(tmp_path):
     assert "Stopped before training started" in out or "Stopped after episode 1." in out
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_always_resumes_and_the_log_agrees(tmp_path):
     run = make_run(tmp_path, training_episodes=100000, checkpoint_every=5, save_replay_buffer="true")
     rng = random.Random(0)

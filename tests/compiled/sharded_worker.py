@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4 " + os.environ.get("EXTRA_XLA", "")
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ["JAX_PLATFORMS"] = "cpu"  # the forced devices are the CPU's, also where a GPU is present
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from runs import env
 
 WORKER = Path(__file__).with_name("sharded_worker.py")
@@ -16,6 +18,7 @@ def check(name: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_seeds_sharded_over_four_devices_play_the_episodes_of_one_device():
     """Every episode (reward, length) is the one the same seed plays on one device. The parameters agree to
     float32 rounding, not bit for bit: XLA compiles the 4-device program differently from the 1-device one
@@ -26,6 +29,7 @@ def test_seeds_sharded_over_four_devices_play_the_episodes_of_one_device():
     assert found["max_param_diff"] < 1e-6
 
 
+@pytest.mark.slow
 def test_a_data_parallel_agent_keeps_one_set_of_parameters_and_learns():
     found = check("data_parallel")
     assert found["identical_on_shards"] and found["agents_differ"]

@@ -23,6 +23,7 @@ def small(**changes) -> TrainConfig:
     return TrainConfig(paint_jax.JAX_GAME, SMALL._replace(**changes), episodes=12, hidden_sizes=(16,))
 
 
+@pytest.mark.slow
 def test_a_run_is_a_pure_function_and_vmapped_seeds_equal_seeds_one_at_a_time():
     """The same episodes; losses agree to float rounding (XLA may add a batched sum in another order)."""
     train = jax.jit(make_train(small()))
@@ -39,6 +40,7 @@ def test_a_run_is_a_pure_function_and_vmapped_seeds_equal_seeds_one_at_a_time():
     assert not bool(np.any(together["overflow"])) and np.all(np.asarray(together["episodes"]) >= 12)
 
 
+@pytest.mark.slow
 def test_schedules_per_episode_and_one_update_per_train_every_transitions():
     state, metrics = jax.jit(make_train(small(num_envs=3, train_every=2)))(jax.random.PRNGKey(1))
     episodes = int(state.episodes)
@@ -54,6 +56,7 @@ def test_schedules_per_episode_and_one_update_per_train_every_transitions():
     np.testing.assert_array_equal(metrics["episode_length"], 40)
 
 
+@pytest.mark.slow
 def test_stored_rows_equal_the_host_row_lists_and_report_overflow():
     spec = game_spec(paint_jax.JAX_GAME, (16,))
     boards = np.zeros((3, 8, 8), np.uint8)
@@ -69,6 +72,7 @@ def test_stored_rows_equal_the_host_row_lists_and_report_overflow():
     assert not bool(fits)
 
 
+@pytest.mark.slow
 def test_a_chunk_stops_at_an_overflow_before_storing_it():
     network = make_network(game_spec(paint_jax.JAX_GAME, (16,)))
     runner = make_runner(paint_jax.JAX_GAME, network, SMALL._replace(rows_width=16), records=50)

@@ -4,6 +4,7 @@ import random
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from retro.examples import snake as retro_snake
 
 from jaxdqn.games.encoding import ObservationEncoder
@@ -63,6 +64,7 @@ def choose(game, rng, mode, turn):
     return min(options)[1]
 
 
+@pytest.mark.slow
 def test_jax_snake_equals_retro_snake_for_20000_steps():
     env = GameEnv(retro_snake.create_game, S.ACTIONS, "reward", ENCODER)
     random.seed(0)  # the retro game draws from the global generator
@@ -138,6 +140,7 @@ def test_apples_are_placed_uniformly_on_free_cells():
     assert chi2 < free.size + 4 * np.sqrt(2 * free.size)  # about 4 standard deviations of chi-square(df)
 
 
+@pytest.mark.slow
 def test_vmapped_games_diverge_with_different_keys_and_repeat_with_equal_keys():
     def play(key):
         def body(carry, key):

@@ -29,6 +29,7 @@ def rewards(run, agent=0):
     return [float(r["reward"]) for r in read_metrics(run / "metrics.csv") if int(r["agent"]) == agent]
 
 
+@pytest.mark.slow
 def test_a_jax_game_trains_with_the_compiled_loop_and_logs_like_the_host(tmp_path):
     run = make_run(tmp_path, PAINT_CONFIG)
     trainer = trained(run)
@@ -47,6 +48,7 @@ def test_a_jax_game_trains_with_the_compiled_loop_and_logs_like_the_host(tmp_pat
     assert rewards(run) == rewards(again)  # same seed, same rewards
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly_with_the_replay_saved(tmp_path):
     whole = make_run(tmp_path, PAINT_CONFIG, name="whole", save_replay_buffer="true")
     split = make_run(tmp_path, PAINT_CONFIG, name="split", save_replay_buffer="true", training_episodes=10)
@@ -60,6 +62,7 @@ def test_resume_continues_exactly_with_the_replay_saved(tmp_path):
     assert "=== Resumed from ep_0010" in text and "[RESUME] training_episodes changed: 10 -> 20" in text
 
 
+@pytest.mark.slow
 def test_seeds_train_side_by_side(tmp_path, capsys):
     run = make_run(tmp_path, PAINT_CONFIG, num_seeds=3)
     trained(run)
@@ -77,6 +80,7 @@ def test_seeds_train_side_by_side(tmp_path, capsys):
     assert "holds 3 agent(s), and num_seeds is now 2" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_row_lists_widen_inside_a_compiled_run_without_changing_it(tmp_path, monkeypatch):
     import jaxdqn.trainer.compiled as compiled
     monkeypatch.setattr(compiled, "MIN_ROWS", 2)  # start as narrow as paint's first board allows
@@ -92,6 +96,7 @@ def test_row_lists_widen_inside_a_compiled_run_without_changing_it(tmp_path, mon
     assert rewards(narrow) == rewards(wide)
 
 
+@pytest.mark.slow
 def test_play_and_eval_use_the_retro_game(tmp_path, capsys):
     run = make_run(tmp_path, PAINT_CONFIG, training_episodes=10)
     trained(run)
@@ -107,6 +112,7 @@ def test_play_and_eval_use_the_retro_game(tmp_path, capsys):
     assert jax_side["episode_reward"] == retro["episode_reward"]
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_and_the_run_resumes(tmp_path):
     run = make_run(tmp_path, PAINT_CONFIG, training_episodes=100000, checkpoint_every=5)
     proc = popen_cli(run)
@@ -138,6 +144,7 @@ def test_num_seeds_needs_a_jax_game(tmp_path, capsys):
     assert "training.num_seeds" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_reward_that_is_not_finite_is_blamed_on_the_game(tmp_path):
     games = tmp_path / "games"
     shutil.copytree(PAINT, games)
@@ -157,6 +164,7 @@ def test_a_reward_that_is_not_finite_is_blamed_on_the_game(tmp_path):
     assert Checkpoints(run / "checkpoints").latest() is None
 
 
+@pytest.mark.slow
 def test_a_loss_that_is_not_finite_stops_with_advice_and_keeps_the_last_checkpoint(tmp_path):
     run = make_run(tmp_path, PAINT_CONFIG, training_episodes=10)
     trained(run)
@@ -170,6 +178,7 @@ def test_a_loss_that_is_not_finite_stops_with_advice_and_keeps_the_last_checkpoi
     assert Checkpoints(run / "checkpoints").names() == ["ep_0010"]
 
 
+@pytest.mark.slow
 def test_a_changed_epsilon_or_learning_rate_restarts_its_schedule_on_resume(tmp_path):
     run = make_run(tmp_path, PAINT_CONFIG, training_episodes=10)
     trained(run)
@@ -186,6 +195,7 @@ def test_a_changed_epsilon_or_learning_rate_restarts_its_schedule_on_resume(tmp_
         assert float(trainer.state.learning_rate) == pytest.approx(0.001 * 0.9999 ** 10, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_games_batch_and_buffer_sizes_may_change_between_sessions(tmp_path):
     run = make_run(tmp_path, PAINT_CONFIG, save_replay_buffer="true", training_episodes=10)
     trained(run)

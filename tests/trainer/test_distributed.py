@@ -1,6 +1,8 @@
 """Runs on several devices and processes through the CLI: one writer, resume, clear refusals."""
 import socket
 
+import pytest
+
 from runs import PAINT_CONFIG, make_run, popen_cli, run_cli
 from jaxdqn.run.checkpoints import Checkpoints
 from jaxdqn.run.log import parse_log
@@ -23,7 +25,7 @@ def free_port() -> int:
 
 def two_processes(run):
     """The same command on two 'machines' (2 CPU devices each); their outputs."""
-    devices = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    devices = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
     others = popen_cli(run, "--process-id", "1", **devices)
     first = popen_cli(run, "--process-id", "0", **devices)
     outputs = [p.communicate(timeout=300) + (p.returncode,) for p in (first, others)]
@@ -32,6 +34,7 @@ def two_processes(run):
     return outputs
 
 
+@pytest.mark.slow
 def test_two_processes_train_one_run_and_resume_it_only_with_two(tmp_path):
     config = PAINT_CONFIG + TWO_PROCESSES.format(port=free_port())
     run = make_run(tmp_path, config, num_seeds=2, num_envs=2, train_every=2, memory_capacity=400)
@@ -54,7 +57,7 @@ def test_two_processes_train_one_run_and_resume_it_only_with_two(tmp_path):
 
     alone = (run / "config.toml").read_text().split("coordinator")[0]  # the same 4 devices, in one process
     (run / "config.toml").write_text(alone)
-    done = run_cli(run, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    done = run_cli(run, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "ep_0030 was written by 4 device(s) in 2 process(es)" in done.stderr
     assert "same [distributed] settings and number of processes" in done.stderr
@@ -62,12 +65,14 @@ def test_two_processes_train_one_run_and_resume_it_only_with_two(tmp_path):
 
 def test_more_devices_than_there_are_is_refused_with_the_count(tmp_path):
     run = make_run(tmp_path, PAINT_CONFIG + "\n[distributed]\ndevices = 8\n", num_seeds=8)
-    done = run_cli(run, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    # two forced host devices: the CPU's, also when the suite runs on a GPU
+    done = run_cli(run, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "[distributed] devices = 8, but 2 device(s) can be seen" in done.stderr
     assert not (run / "training.log").exists()
 
 
+@pytest.mark.slow
 def test_process_ids_are_checked_before_joining(tmp_path):
     run = make_run(tmp_path, PAINT_CONFIG + TWO_PROCESSES.format(port=free_port()), num_envs=2)
     missing = run_cli(run)

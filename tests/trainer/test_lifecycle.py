@@ -33,6 +33,7 @@ def logged(run):
     return [s.episode for s in parse_log(run / "training.log")]
 
 
+@pytest.mark.slow
 def test_train_falls_back_past_damaged_checkpoints_and_keeps_them(tmp_path):
     run = make_run(tmp_path, training_episodes=30, checkpoint_every=10)
     train(run)
@@ -65,6 +66,7 @@ def test_when_no_checkpoint_restores_the_message_says_how_to_start_fresh(tmp_pat
     assert Checkpoints(run / "checkpoints").names() == ["ep_0010", "ep_0020"]
 
 
+@pytest.mark.slow
 def test_a_chosen_checkpoint_sets_newer_ones_aside_and_trims_the_log(tmp_path):
     run = make_run(tmp_path, training_episodes=30, checkpoint_every=10)
     train(run)
@@ -88,6 +90,7 @@ def test_a_damaged_chosen_checkpoint_is_named_with_a_way_out(tmp_path):
         trainer.load_checkpoint("ep_0020")
 
 
+@pytest.mark.slow
 def test_the_log_records_only_what_happened(tmp_path):
     run = make_run(tmp_path, training_episodes=10)
     train(run)
@@ -160,6 +163,7 @@ def test_an_egocentric_view_too_large_to_fit_is_refused(tmp_path):
         trainer_from_config(load_config(make_run(tmp_path, text, hidden_sizes="[4096]")))
 
 
+@pytest.mark.slow
 def test_a_run_without_extras_saves_and_restores_its_replay(tmp_path):
     """Zero-size arrays (no observed state values) used to make every save fail."""
     text = TINY_CONFIG.replace('observe_state = ["where"]  # a tuple set after the game is created', "")

@@ -7,6 +7,7 @@ import pytest
 from runs import TINY_CONFIG, make_run
 from jaxdqn.cli import main
 from jaxdqn.config import load_config
+from jaxdqn.device import select_device
 from jaxdqn.fingerprint import IncompatibleCheckpoint
 from jaxdqn.run.checkpoints import Checkpoints
 from jaxdqn.run.log import CHECKPOINT_LINE, parse_log
@@ -30,7 +31,7 @@ def test_end_to_end_log_checkpoints_and_compile_count(tmp_path):
     trainer, rewards = trained(run)
     assert len(rewards) == 30
     log = (run / "training.log").read_text()
-    assert "[INIT] === Network Architecture ===" in log and "[INIT] Device: cpu" in log
+    assert "[INIT] === Network Architecture ===" in log and f"[INIT] Device: {select_device().kind} (" in log
     assert "=== Training started | " in log and "[INIT] seed = 7" in log
     lines = [l for l in log.splitlines() if l.startswith("[ep_")]
     assert [l[:8] for l in lines] == ["[ep_0010", "[ep_0020", "[ep_0030"]
@@ -53,6 +54,7 @@ def test_end_to_end_log_checkpoints_and_compile_count(tmp_path):
     assert "character_set" in text and "observe_state_sizes" in text
 
 
+@pytest.mark.slow
 def test_same_seed_same_rewards_and_resume_continues(tmp_path):
     a = make_run(tmp_path, name="a")
     b = make_run(tmp_path, name="b")
@@ -72,6 +74,7 @@ def test_same_seed_same_rewards_and_resume_continues(tmp_path):
     assert "[RESUME] training_episodes changed: 30 -> 40" in (a / "training.log").read_text()
 
 
+@pytest.mark.slow
 def test_replay_buffer_checkpoint_makes_resume_exact(tmp_path):
     whole = make_run(tmp_path, name="whole", save_replay_buffer="true", training_episodes=20)
     split = make_run(tmp_path, name="split", save_replay_buffer="true", training_episodes=20)
@@ -88,6 +91,7 @@ def test_replay_buffer_checkpoint_makes_resume_exact(tmp_path):
                                jax.tree.leaves(trainer.pipeline.learner.params)[0], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_buffer_of_another_size_or_kind_resumes_empty_and_says_so(tmp_path):
     run = make_run(tmp_path, save_replay_buffer="true", training_episodes=10)
     trained(run)
@@ -102,6 +106,7 @@ def test_a_buffer_of_another_size_or_kind_resumes_empty_and_says_so(tmp_path):
             "prioritize_experiences = true (now false); starting with an empty one") in log
 
 
+@pytest.mark.slow
 def test_row_lists_widen_when_a_board_outgrows_them_and_resume_keeps_the_width(tmp_path):
     from jaxdqn.types import Observation
     run = make_run(tmp_path, save_replay_buffer="true", training_episodes=10, checkpoint_every=5)
@@ -127,6 +132,7 @@ def test_row_lists_widen_when_a_board_outgrows_them_and_resume_keeps_the_width(t
     assert resumed.pipeline.replay.ring.data.next_obs.rows.shape[1] == 32
 
 
+@pytest.mark.slow
 def test_replay_saved_in_an_older_layout_is_skipped_with_a_note(tmp_path):
     import json
     run = make_run(tmp_path, save_replay_buffer="true", training_episodes=10, checkpoint_every=10)
@@ -150,6 +156,7 @@ def test_already_complete_is_friendly(tmp_path, capsys):
     assert "already complete (10 episodes)" in out and "--episodes N" in out
 
 
+@pytest.mark.slow
 def test_incompatible_change_lists_each_field(tmp_path, capsys):
     run = make_run(tmp_path, training_episodes=10)
     trained(run)
@@ -186,6 +193,7 @@ def test_nan_loss_stops_with_advice_and_keeps_last_checkpoint(tmp_path):
     assert Checkpoints(run / "checkpoints").latest() == 20 and before == after
 
 
+@pytest.mark.slow
 def test_parallel_actors_count_finished_episodes(tmp_path):
     run = make_run(tmp_path, num_envs=3)
     trainer, rewards = trained(run)
@@ -212,6 +220,7 @@ def test_metrics_csv_has_one_row_per_episode_and_follows_resume(tmp_path):
     assert [int(r["episode"]) for r in read_metrics(run / "metrics.csv")] == list(range(1, 11))
 
 
+@pytest.mark.slow
 def test_a_character_missing_from_the_set_is_warned_about_once_and_counted(tmp_path, capsys):
     text = TINY_CONFIG.replace("[metadata]\n", '[metadata]\ncharacter_set = ["A", "B", "C"]\n')
     run = make_run(tmp_path, text, training_episodes=20)

@@ -14,6 +14,7 @@ def _obs(occupied: int) -> Observation:
     return Observation(board, np.zeros((1, 2), np.float32))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prioritized", ["true", "false"])
 def test_a_board_that_outgrows_the_lists_mid_chunk_widens_every_holder(tmp_path, prioritized):
     run = make_run(tmp_path, prioritize_experiences=prioritized, batch_size=2, training_episodes=1)
@@ -45,6 +46,7 @@ EGOCENTRIC = TINY_CONFIG.replace('observe_state = ["where"]  # a tuple set after
                                  'egocentric = true\negocentric_player = "player"\negocentric_radius = 3')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("num_envs, save_replay", [(1, "true"), (3, "false")])
 def test_an_egocentric_view_past_the_edge_widens_the_lists_while_training(tmp_path, num_envs, save_replay):
     """The view off the board's edge counts as occupied cells, so walking to an edge widens the lists
