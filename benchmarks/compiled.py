@@ -34,8 +34,8 @@ SEEDS = Settings(rows_width=32, num_envs=16, train_every=16, batch_size=128, lea
                  learning_rate_decay=1.0, epsilon_decay=0.999, target_update_freq=2000)
 
 
-def _runner(settings: Settings):
-    return make_runner(snake.JAX_GAME, make_network(game_spec(snake.JAX_GAME, (128, 64))), settings, 1 << 17)
+def _runner(settings: Settings, hidden_sizes=(128, 64)):
+    return make_runner(snake.JAX_GAME, make_network(game_spec(snake.JAX_GAME, hidden_sizes)), settings, 1 << 17)
 
 
 def _timed(fn) -> float:
@@ -45,9 +45,10 @@ def _timed(fn) -> float:
 
 
 def steps_per_second(settings: Settings, seeds: int = 1, warm_iterations: int = 200, iterations: int = 300,
-                     fill: bool = False) -> dict:
-    """Game steps/s of all agents together once warm (with ``fill``, once replay is full)."""
-    runner = _runner(settings)
+                     fill: bool = False, hidden_sizes=(128, 64), seconds: float | None = None) -> dict:
+    """Game steps/s of all agents together once warm (with ``fill``, once replay is full). With ``seconds``,
+    ``iterations`` is chosen to take about that long (from a timed probe of a tenth of the warm-up)."""
+    runner = _runner(settings, hidden_sizes)
     init = jax.vmap(runner.init) if seeds > 1 else lambda keys: runner.init(keys[0])
     agents = jax.jit(init)(jax.random.split(jax.random.PRNGKey(1), seeds))
     clock = runner.init_clock()
@@ -55,12 +56,19 @@ def steps_per_second(settings: Settings, seeds: int = 1, warm_iterations: int = 
     per_iteration = settings.steps_per_iteration * settings.num_envs
     if fill:
         warm_iterations = max(warm_iterations, settings.memory_capacity // per_iteration + 1)
-    agents, clock, _ = jax.block_until_ready(chunk(agents, clock, 1 << 30, warm_iterations))  # not in the timing
+    t0 = time.perf_counter()  # the first call compiles: not in the timing
+    agents, clock, _ = jax.block_until_ready(chunk(agents, clock, 1 << 30, warm_iterations))
+    compile_and_warm_s = time.perf_counter() - t0
+    if seconds is not None:
+        probe = max(1, warm_iterations // 10)
+        per = _timed(lambda: chunk(agents, clock, 1 << 30, probe)) / probe
+        iterations = int(min(max(seconds / per, 10), 1_000_000))
     out = {}
-    seconds = _timed(lambda: out.setdefault("r", chunk(agents, clock, 1 << 30, iterations)))
+    elapsed = _timed(lambda: out.setdefault("r", chunk(agents, clock, 1 << 30, iterations)))
     ran = int(out["r"][2])
-    return {"steps_per_s": ran * per_iteration * seeds / seconds, "updates_per_s": ran * settings.updates_per_iteration
-            * seeds / seconds, "ms_per_iteration": seconds / ran * 1e3, "runner": runner, "agents": out["r"][0]}
+    return {"steps_per_s": ran * per_iteration * seeds / elapsed, "updates_per_s": ran * settings.updates_per_iteration
+            * seeds / elapsed, "ms_per_iteration": elapsed / ran * 1e3, "iterations": ran,
+            "compile_and_warm_s": compile_and_warm_s, "runner": runner, "agents": out["r"][0]}
 
 
 def update_floor_ms(measured: dict, count: int = 1000) -> float:

@@ -63,12 +63,12 @@ def filled_buffer(buffer, spec, n, rng, chunk=10_000):
     return state
 
 
-def time_train_step(spec, capacity, repeats, fill, rng):
-    """Median ms of one fused step: sample 64 + update + write priorities."""
+def time_train_step(spec, capacity, repeats, fill, rng, batch_size=64):
+    """Median ms of one fused step: sample ``batch_size`` + update + write priorities."""
     net = make_network(spec)
     opt = make_optimizer(1e-4)
     buffer = make_prioritized_buffer(capacity)
-    step = make_train_step(net, opt, buffer, batch_size=64, gamma=0.99, target_update_period=125)
+    step = make_train_step(net, opt, buffer, batch_size=batch_size, gamma=0.99, target_update_period=125)
     box = {"learner": init_learner(jax.random.PRNGKey(0), net, opt),
            "buffer": filled_buffer(buffer, spec, fill, rng), "i": 0, "pending": None}
 
