@@ -42,24 +42,44 @@ class EpisodeMetrics:
         self._rows = []
 
     def drop_after(self, episode: int) -> int:
-        """Remove rows of episodes after ``episode``; returns how many."""
-        rows = read_metrics(self.path)
-        kept = [r for r in rows if int(r["episode"]) <= episode]
-        if len(kept) == len(rows):
+        """Keep the whole rows of episodes up to ``episode``; returns how many rows were removed.
+
+        Rows past it belong to no checkpoint that training continues from (none at all when
+        ``episode`` is 0), and a row cut short or made unreadable (a crash or a full disk mid-write,
+        bytes that are not UTF-8) is no row: the next flush would glue its own first row onto it.
+        """
+        if not self.path.exists():
+            return 0
+        text = self.path.read_bytes().decode("utf-8", errors="replace")
+        rows = _rows(text)
+        kept = [r for r in rows if int(r[0]) <= episode]
+        new = ",".join(COLUMNS) + "\n" + "".join(",".join(r) + "\n" for r in kept)
+        if new == text:
             return 0
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "w", encoding="utf-8", newline="") as f:
-            writer = csv.DictWriter(f, COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(kept)
+            f.write(new)
         os.replace(tmp, self.path)
-        return len(rows) - len(kept)
+        return len([line for line in text.splitlines() if line.strip() and not line.startswith("episode,")]) - len(kept)
+
+
+def _rows(text: str) -> list[list[str]]:
+    """The whole rows of a metrics.csv's text, as fields: a row must end with a newline and hold every column
+    (rows written before the ``agent`` column was added get agent 0); the header and anything else is skipped."""
+    rows = []
+    for line in text.splitlines(keepends=True):
+        fields = line.rstrip("\n").split(",")
+        if len(fields) == len(COLUMNS) - 1:
+            fields.append("0")
+        if line.endswith("\n") and len(fields) == len(COLUMNS) and "\ufffd" not in line and fields[0].isdigit():
+            rows.append(fields)
+    return rows
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """Every row of a metrics.csv as a dict of strings (empty when there is no file)."""
+    """Every whole row of a metrics.csv as a dict of strings (empty when there is no file); a row cut short
+    or unreadable is left out, as the next training session removes it."""
     path = Path(path)
     if not path.exists():
         return []
-    with open(path, encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
+    return [dict(zip(COLUMNS, fields)) for fields in _rows(path.read_bytes().decode("utf-8", errors="replace"))]

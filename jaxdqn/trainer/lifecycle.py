@@ -107,6 +107,11 @@ class RunDirectory:
         the session's marker, then the notes gathered while opening and resuming."""
         if not self.primary:
             return
+        if resumed_from is None:  # from the beginning: what a session left before its first save is not kept
+            rows, lines = self.metrics.drop_after(0), self.log.drop_after(0)
+            if rows or lines:
+                self.notes.append(f"[INIT] removed {rows} metrics.csv row(s) and {len(lines)} log line(s) of an "
+                                  "earlier session that stopped before its first checkpoint")
         if self.log.is_new:
             self.log.write(*header)
         if seed_line is not None:

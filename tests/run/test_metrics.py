@@ -16,3 +16,28 @@ def test_rows_are_written_at_flush_and_dropped_past_an_episode(tmp_path):
     assert len(read_metrics(metrics.path)) == 6 and metrics.path.read_text().count("episode,") == 1
     assert metrics.drop_after(4) == 2
     assert [r["episode"] for r in read_metrics(metrics.path)] == ["1", "2", "3", "4"]
+
+
+def test_only_whole_rows_up_to_the_episode_are_kept(tmp_path):
+    metrics = EpisodeMetrics(tmp_path)
+    for episode in range(1, 5):
+        metrics.add(episode, 1.0, 5, 0.9, 0.1, 100.0, 0.5)
+    metrics.flush()
+    with open(metrics.path, "ab") as f:
+        f.write(b"5,1,5,0.9,0.1,1\xff0.0,0.5,0\n6,1,5,0.9")  # bytes that are not UTF-8, then a row cut short
+    assert metrics.drop_after(10) == 2
+    assert [r["episode"] for r in read_metrics(metrics.path)] == ["1", "2", "3", "4"]
+    metrics.add(5, 1.0, 5, 0.9, 0.1, 100.0, 0.5)
+    metrics.flush()  # appends a whole row of its own
+    assert [len(r) for r in read_metrics(metrics.path)] == [len(COLUMNS)] * 5
+    assert metrics.drop_after(0) == 5 and metrics.path.read_text() == ",".join(COLUMNS) + "\n"
+    assert metrics.drop_after(0) == 0
+
+
+def test_rows_written_before_the_agent_column_are_kept_as_agent_0(tmp_path):
+    metrics = EpisodeMetrics(tmp_path)
+    metrics.path.write_text("episode,reward,steps,epsilon,loss,steps_per_second,training_seconds\n"
+                            "1,2.5,10,0.9,0.1,100.0,0.5\n2,3.5,10,0.9,0.1,100.0,1.0\n")
+    assert [r["agent"] for r in read_metrics(metrics.path)] == ["0", "0"]
+    assert metrics.drop_after(1) == 1
+    assert read_metrics(metrics.path) == [dict(zip(COLUMNS, ["1", "2.5", "10", "0.9", "0.1", "100.0", "0.5", "0"]))]

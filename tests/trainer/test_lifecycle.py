@@ -5,13 +5,14 @@ import sys
 
 import pytest
 
-from runs import TINY_CONFIG, make_run
+from runs import PAINT_CONFIG, TINY_CONFIG, make_run
 from jaxdqn.config import load_config
 from jaxdqn.errors import JaxdqnError
 from jaxdqn.memory import NotEnoughMemory
 from jaxdqn.run.checkpoints import Checkpoints, DamagedCheckpoint
 from jaxdqn.run.lock import RunLocked
 from jaxdqn.run.log import parse_log
+from jaxdqn.run.metrics import COLUMNS, read_metrics
 from jaxdqn.trainer import trainer_from_config
 from jaxdqn.trainer.lifecycle import RunNotWritable
 
@@ -214,3 +215,21 @@ def test_a_reward_that_is_not_finite_is_blamed_on_the_game(tmp_path):
                 trainer.train(on_episode=lambda: None)
     finally:
         sys.path.remove(str(tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", [TINY_CONFIG, PAINT_CONFIG], ids=["host", "compiled"])
+def test_what_a_session_left_before_its_first_checkpoint_is_not_kept(tmp_path, config):
+    run = make_run(tmp_path, config, training_episodes=20, checkpoint_every=10)
+    # a session killed after writing its first interval's rows and log line, before its checkpoint committed,
+    # and one whose last row was cut short (a full disk)
+    rows = "".join(f"{e},1,5,0.9,0.1,100.0,0.5,0\n" for e in range(1, 11))
+    (run / "metrics.csv").write_text(",".join(COLUMNS) + "\n" + rows + "11,1,5,0.9")
+    (run / "training.log").write_text("\n=== Training started | 2026-12-01 10:00:00 ===\n[ep_0010] ep=0001-0010 "
+                                      "avg_reward=+1.0 avg_steps=5 epsilon=0.900 avg_loss=0.1 time=0m01s total=0m01s\n")
+    with trainer_from_config(load_config(run)) as trainer:
+        assert trainer.resume() is None
+        trainer.train()
+    assert [int(r["episode"]) for r in read_metrics(run / "metrics.csv")] == list(range(1, 21))
+    assert logged(run) == [10, 20]
+    assert "removed 11 metrics.csv row(s) and 1 log line(s)" in (run / "training.log").read_text()
