@@ -250,24 +250,26 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
         self._make_runner()
 
     def _finished_episodes(self) -> list[Episode]:
-        """The last chunk's finished episodes, in order, agent by agent; a NaN reward or loss stops the run."""
+        """The last chunk's finished episodes, in order, agent by agent. A reward that is not finite, in a
+        finished episode or in a game still being played, stops the run as the game's doing; only then does
+        a loss that is not finite stop it as divergence (a NaN reward reaches the loss through replay)."""
         records = self.state.records
         rewards, lengths, losses, epsilons, counts = (self._host(x) for x in records)
         if self.layout is None and self.num_seeds == 1:
             rewards, lengths, losses, epsilons, counts = (x[None] for x in (rewards, lengths, losses, epsilons, counts))
-        out = []
-        for agent in range(self.num_seeds):
-            for row in self._rows(agent):  # each data shard's episodes of the agent
-                for i in range(int(counts[row])):
-                    if not np.isfinite(rewards[row, i]):
-                        raise JaxdqnError(
-                            f"the reward of {self.game.name} became {rewards[row, i]} in an episode after episode "
-                            f"{self.logged}: the game produced it, not the training. Fix the game's step so the "
-                            "reward stays a finite number (check divisions and overflowing sums).")
-                    if not np.isfinite(losses[row, i]):
-                        self._diverged(self.logged + 1)
-                    out.append(Episode(agent, float(rewards[row, i]), int(lengths[row, i]), float(losses[row, i]),
-                                       float(epsilons[row, i])))
+        out = [Episode(agent, float(rewards[row, i]), int(lengths[row, i]), float(losses[row, i]),
+                       float(epsilons[row, i]))
+               for agent in range(self.num_seeds) for row in self._rows(agent)  # each data shard's episodes
+               for i in range(int(counts[row]))]
+        running = self._host(self.state.ep_reward).ravel()
+        bad = [e.reward for e in out if not np.isfinite(e.reward)] + list(running[~np.isfinite(running)])
+        if bad:
+            raise JaxdqnError(
+                f"the reward of {self.game.name} became {bad[0]} in an episode after episode {self.logged}: the "
+                "game produced it, not the training. Fix the game's step so the reward stays a finite number "
+                "(check divisions and overflowing sums).")
+        if any(not np.isfinite(e.loss) for e in out):
+            self._diverged(self.logged + 1)
         return out
 
     def _start_session(self) -> None:

@@ -165,6 +165,35 @@ def test_a_reward_that_is_not_finite_is_blamed_on_the_game(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_reward_that_is_not_finite_in_a_game_still_playing_is_blamed_on_the_game(tmp_path):
+    """A NaN reward reaches the loss through replay while its own game plays on: the other games' episodes end
+    with NaN losses first, and the game, not the learning rate, must be named."""
+    games = tmp_path / "games"
+    shutil.copytree(PAINT, games)
+    (games / "endless_jax.py").write_text(
+        "import jax\n"
+        "import jax.numpy as jnp\n"
+        "from paint_jax import JAX_GAME as PAINT\n\n"
+        "def reset(key):\n"
+        "    state, obs = PAINT.reset(key)\n"
+        "    return (state, jnp.bool_(False)), obs\n\n"
+        "def step(state, action, key):\n"
+        "    state, poisoned = state\n"
+        "    state, obs, reward, done = PAINT.step(state, action, key)\n"
+        "    hit = (state.turns == 5) & (jax.random.uniform(key) < 0.5) & ~poisoned\n"
+        "    poisoned = poisoned | hit  # that game never ends\n"
+        "    return (state, poisoned), obs, jnp.where(hit, jnp.nan, reward), done & ~poisoned\n\n"
+        "JAX_GAME = PAINT._replace(name='endless paint', reset=reset, step=step)\n")
+    text = PAINT_CONFIG.replace('module = "paint_jax"', 'module = "endless_jax"').replace(PAINT.as_posix(),
+                                                                                          games.as_posix())
+    run = make_run(tmp_path, text, num_envs=4, train_every=4, max_turns_per_episode=1000000,
+                   training_episodes=1000, checkpoint_every=1000)
+    with trainer_from_config(load_config(run)) as trainer:
+        with pytest.raises(JaxdqnError, match=r"reward of endless paint became nan .*the game produced it"):
+            trainer.train(on_episode=lambda: None)
+
+
+@pytest.mark.slow
 def test_a_loss_that_is_not_finite_stops_with_advice_and_keeps_the_last_checkpoint(tmp_path):
     run = make_run(tmp_path, PAINT_CONFIG, training_episodes=10)
     trained(run)
