@@ -76,7 +76,7 @@ class DQNTrainer(HostCheckpoints, HoldsRun):
         encoder.unknown_seen.clear()  # count what training meets, not this measurement
         self.games = VectorEnv([self.parts.game.env() for _ in range(self.hp["num_envs"])])
         self.env = self.games.envs[0]
-        self.run.write_config(self.parts, game_factory)
+        self._game_factory = game_factory  # config.toml is written when a session starts, after resume's checks
 
         self.device_choice = select_device(self.hp["device"])
         self.device = self.device_choice.device
@@ -194,6 +194,7 @@ class DQNTrainer(HostCheckpoints, HoldsRun):
 
     def _start_session(self) -> None:
         from jaxdqn.architecture import describe
+        self.run.write_config(self.parts, self._game_factory)
         network = self.parts.network
         header = [describe(self.spec, self.metadata.actions, network, source=network_identity(network)),
                   f"[INIT] Device: {self.device_choice.description}"]

@@ -64,7 +64,6 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
         self.seed_was_drawn = hp["seed"] is None
         self.seed = secrets.randbelow(2**31) if self.seed_was_drawn else int(hp["seed"])
         self.num_seeds = hp["num_seeds"]
-        self.run.write_config(self.parts, self.parts.game.factory)
         self.device_choice = select_device(hp["device"])
         self.device = self.device_choice.device
         _, start = self.game.reset(jax.random.PRNGKey(0))
@@ -274,6 +273,7 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
 
     def _start_session(self) -> None:
         from jaxdqn.architecture import describe
+        self.run.write_config(self.parts, self.parts.game.factory)  # after resume's checks passed
         network = self.parts.network
         header = [describe(self.spec, self.metadata.actions, network, source=network_identity(network)),
                   f"[INIT] Device: {self.device_choice.description}",

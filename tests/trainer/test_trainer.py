@@ -173,6 +173,23 @@ def test_incompatible_change_lists_each_field(tmp_path, capsys):
     assert "Traceback" not in err and "model.hidden_sizes" in err
 
 
+@pytest.mark.slow
+def test_a_run_that_cannot_resume_leaves_config_toml_as_the_user_wrote_it(tmp_path, capsys):
+    run = make_run(tmp_path, training_episodes=10)
+    trained(run)
+    recorded = (run / "config.toml").read_text()
+    assert "character_set" in recorded  # discovered by the first session and recorded
+    edited = "".join(line for line in recorded.splitlines(keepends=True) if not line.startswith("character_set"))
+    (run / "config.toml").write_text(edited.replace("hidden_sizes = [16]", "hidden_sizes = [32]"))
+    assert main(["train", str(run)]) == 2
+    assert "model.hidden_sizes" in capsys.readouterr().err
+    assert (run / "config.toml").read_text() == edited.replace("hidden_sizes = [16]", "hidden_sizes = [32]")
+    (run / "config.toml").write_text(edited.replace("training_episodes = 10", "training_episodes = 20"))
+    assert main(["train", str(run)]) == 0  # the user's fix resumes, and only now is the set recorded again
+    assert "character_set" in (run / "config.toml").read_text()
+    assert [s.episode for s in parse_log(run / "training.log")] == [10, 20]
+
+
 def test_nan_loss_stops_with_advice_and_keeps_last_checkpoint(tmp_path):
     run = make_run(tmp_path, training_episodes=20)
     trainer = trainer_from_config(load_config(run))
