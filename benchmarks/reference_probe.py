@@ -85,6 +85,31 @@ def end_to_end_nav(timed_steps=400):
     return training_rate(trainer, lambda: len(trainer.memory), trainer.hp["batch_size"], timed_steps)
 
 
+def learning_curve(seed=0, episodes=2500):
+    """The reference training snake from ``seed`` (defaults, observe_state apple_dx/dy, character set
+    discovered by its exploration turns): every 100 episodes' average reward, as its training.log has them.
+    One thread, so two seeds can run side by side on two cores."""
+    import random
+
+    import numpy as np
+    import torch
+    from retro.examples.snake import create_game
+    from retro_gamer.metadata import GameMetadata
+    from retro_gamer.trainer import DQNTrainer
+
+    torch.set_num_threads(1)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    metadata = GameMetadata(actions=["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"], reward="reward")
+    trainer = DQNTrainer(create_game, metadata, tempfile.mkdtemp(),
+                         preprocessing={"observe_state": ["apple_dx", "apple_dy"]}, training_episodes=episodes)
+    curve = []
+    t0 = time.perf_counter()
+    trainer.train(on_checkpoint=lambda stats: curve.append(stats["avg_reward"]))
+    return {"curve": curve, "character_set": metadata.character_set, "seconds": time.perf_counter() - t0}
+
+
 def bytes_per_transition():
     trainer = _trainer()
     state = trainer.env.reset()
@@ -95,7 +120,7 @@ if __name__ == "__main__":
     what = sys.argv[1]
     kwargs = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
     result = {"update": update_time, "bytes": bytes_per_transition, "env": env_steps, "e2e": end_to_end,
-              "e2e_nav": end_to_end_nav}[what](**kwargs)
+              "e2e_nav": end_to_end_nav, "curve": learning_curve}[what](**kwargs)
     import torch
     import retro_gamer  # noqa: F401
     result["versions"] = {"torch": torch.__version__}

@@ -254,3 +254,19 @@ def test_a_character_missing_from_the_set_is_warned_about_once_and_counted(tmp_p
     capsys.readouterr()
     assert main(["info", str(run)]) == 0
     assert "Unknown chars  : 'P' (325 cells): not in character_set" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("max_turns", [20, 3])
+def test_an_episode_cut_at_the_turn_limit_bootstraps_and_one_the_game_ended_does_not(tmp_path, max_turns):
+    """The reference stores the game's own ``done``: the last transition of an episode the turn limit cut is
+    not terminal (its target bootstraps); tinygame ends by itself after 12 turns."""
+    run = make_run(tmp_path, training_episodes=4, max_turns_per_episode=max_turns)
+    with trainer_from_config(load_config(run)) as trainer:
+        dones, add = [], trainer.pipeline.add
+        trainer.pipeline.add = lambda *args: (dones.append(args[-1]), add(*args))[1]
+        lengths = []
+        trainer.train(on_episode=lambda: lengths.append(trainer.last_episode.steps))
+    assert lengths == [min(12, max_turns)] * 4
+    ends = np.cumsum(lengths) - 1
+    assert [dones[i] for i in ends] == [max_turns > 12] * 4 and sum(dones) == (4 if max_turns > 12 else 0)
