@@ -24,7 +24,7 @@ from jaxdqn.assembly import assemble_config
 from jaxdqn.config import CONFIG_NAME, load_config
 from jaxdqn.errors import JaxdqnError
 from jaxdqn.fingerprint import check_compatible
-from jaxdqn.run.checkpoints import Checkpoints, checkpoint_name
+from jaxdqn.run.checkpoints import CheckpointRemoved, Checkpoints, checkpoint_name
 from jaxdqn.run.state import restore_state
 from jaxdqn.types import Observation
 
@@ -37,7 +37,6 @@ class TrainedPolicy:
         self.config = load_config(self.run_dir)
         checkpoints = Checkpoints(self.run_dir / "checkpoints")
         self.episode = checkpoints.resolve(checkpoint)  # a missing checkpoint is the first thing to report
-        self.checkpoint = checkpoint_name(self.episode)
         parts = assemble_config(self.config)
         if "character_set" in parts.game.discovered:
             raise JaxdqnError(f"{self.run_dir / CONFIG_NAME} has no character_set; it is recorded when training "
@@ -47,17 +46,27 @@ class TrainedPolicy:
         self.factory = parts.game.factory
         self.encoder = parts.game.encoder
         self.spec = parts.spec
+        for attempt in range(3):
+            try:
+                self._load(checkpoints)
+                break
+            except CheckpointRemoved:  # a running trainer rotated it away: the newest is newer still
+                if checkpoint is not None or attempt == 2:
+                    raise
+                self.episode = checkpoints.resolve(None)
+        self._greedy = make_greedy(parts.network.apply)
+        self._apply = jax.jit(parts.network.apply)
+
+    def _load(self, checkpoints: Checkpoints) -> None:
+        self.checkpoint = checkpoint_name(self.episode)
         meta = checkpoints.read_meta(self.episode)
-        check_compatible(meta.get("config", {}), parts.snapshot(), self.checkpoint, self.run_dir, doing="load")
-        network = parts.network
-        optimizer = parts.optimizer()
+        check_compatible(meta.get("config", {}), self.parts.snapshot(), self.checkpoint, self.run_dir, doing="load")
+        optimizer = self.parts.optimizer()
         with jax.default_device(jax.devices("cpu")[0]):
-            template = {"learner": learner.init_learner(jax.random.PRNGKey(0), network, optimizer),
+            template = {"learner": learner.init_learner(jax.random.PRNGKey(0), self.parts.network, optimizer),
                         "key": jax.random.PRNGKey(0)}
             state, self.meta, _ = restore_state(checkpoints, self.episode, meta, self.spec, optimizer, template)
         self.params = state["learner"].params
-        self._greedy = make_greedy(network.apply)
-        self._apply = jax.jit(network.apply)
 
     def env(self):
         """A fresh game wrapper for this policy's game (the one eval and play step)."""

@@ -1,6 +1,7 @@
 """Building small run directories for the trainer and CLI tests."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,15 @@ target_update_freq = 20
 learning_rate = 0.001
 epsilon_decay = 0.95
 """
+
+
+def rotated_while_read(monkeypatch, episode):
+    """The trainer running on a run removes checkpoint ``episode`` (it keeps only the newest) as a reader opens it."""
+    from jaxdqn.run.checkpoints import Checkpoints
+    read = Checkpoints._read
+
+    def racing(self, at, items):
+        if at == episode and self.path(at).is_dir():
+            shutil.rmtree(self.path(at))
+        return read(self, at, items)
+    monkeypatch.setattr(Checkpoints, "_read", racing)

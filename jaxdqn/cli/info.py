@@ -39,7 +39,7 @@ def run(args) -> int:
     from jaxdqn.config import load_config
     from jaxdqn.config_schema import TRAINING_DEFAULTS
     from jaxdqn.errors import JaxdqnError
-    from jaxdqn.run.checkpoints import Checkpoints, checkpoint_name
+    from jaxdqn.run.checkpoints import CheckpointRemoved, Checkpoints, checkpoint_name
     from jaxdqn.run.log import LOG_NAME, format_duration, parse_log
 
     run_dir = Path(args.run_dir)
@@ -85,7 +85,8 @@ def run(args) -> int:
         print(f"Checkpoints    : {len(steps)}")
         for episode in steps:
             problem = checkpoints.verify(episode)
-            status = "ok" if problem is None else f"DAMAGED, does not restore: {problem}"
+            status = ("ok" if problem is None else f"gone: {problem.reason}" if isinstance(problem, CheckpointRemoved)
+                      else f"DAMAGED, does not restore: {problem.reason}")
             print(f"  {checkpoint_name(episode)}  {status}")
         for episode in reversed(steps):
             try:

@@ -43,6 +43,17 @@ class DamagedCheckpoint(JaxdqnError):
         super().__init__(f"checkpoint {name} is damaged and cannot be restored ({reason})")
 
 
+class CheckpointRemoved(DamagedCheckpoint):
+    """A checkpoint that went away while it was being read: a trainer running on the run keeps only the newest
+    ``keep_checkpoints`` and removes older ones as it saves. Not damage: a newer checkpoint is there."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.reason = "removed while it was being read: a trainer running on this run keeps only the newest ones"
+        JaxdqnError.__init__(self, f"checkpoint {name} was {self.reason}. Take a newer one (jaxdqn info lists "
+                                   "them), or leave out --checkpoint for the newest")
+
+
 class CheckpointWriteError(JaxdqnError):
     pass
 
@@ -140,13 +151,16 @@ class Checkpoints:
         import orbax.checkpoint as ocp
         name, path = checkpoint_name(episode), self.path(episode)
         if not path.is_dir():
-            raise DamagedCheckpoint(name, "its directory is gone")
+            raise CheckpointRemoved(name)
         missing = [item for item in items if not (path / item).is_dir()]
         if missing:
-            raise DamagedCheckpoint(name, f"its {', '.join(missing)} part is missing")
+            raise CheckpointRemoved(name) if not path.is_dir() else DamagedCheckpoint(
+                name, f"its {', '.join(missing)} part is missing")
         try:
             return self._orbax.restore(path, args=ocp.args.Composite(**items))
         except Exception as exc:  # noqa: BLE001 - any failure to read is damage; say which checkpoint
+            if not path.is_dir():
+                raise CheckpointRemoved(name) from None
             raise DamagedCheckpoint(name, short_reason(exc)) from exc
 
     def read_meta(self, episode: int) -> dict:
@@ -177,7 +191,7 @@ class Checkpoints:
             return result
         return (*result, {item: restored[item] for item in extra_templates if item in restored})
 
-    def verify(self, episode: int) -> str | None:
+    def verify(self, episode: int) -> DamagedCheckpoint | None:
         """None when every part of the checkpoint reads back, else why not (reads all its arrays)."""
         import orbax.checkpoint as ocp
         items = {"meta": ocp.args.JsonRestore(), "state": ocp.args.StandardRestore()}
@@ -189,7 +203,7 @@ class Checkpoints:
             self._read(episode, items)
             self.read_meta(episode)
         except DamagedCheckpoint as exc:
-            return exc.reason
+            return exc
         return None
 
     # ------------------------------------------------------------------ writing (lock holder only)

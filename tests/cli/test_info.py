@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 from jaxdqn.device import select_device
-from runs import TINY_CONFIG, env, make_run
+from runs import TINY_CONFIG, env, make_run, rotated_while_read
 
 
 def test_info(trained_run, cli):
@@ -22,6 +22,16 @@ def test_info_marks_a_damaged_checkpoint(trained_run, tmp_path, cli):
     assert code == 0, err
     assert "  ep_0010  ok\n" in out and "  ep_0020  DAMAGED, does not restore" in out
     assert "Latest         : episode 10," in out and "Traceback" not in out + err
+
+
+def test_a_checkpoint_the_running_trainer_removed_is_not_called_damaged(trained_run, tmp_path, cli, monkeypatch):
+    run = tmp_path / "copy"
+    shutil.copytree(trained_run, run)
+    rotated_while_read(monkeypatch, 10)
+    code, out, err = cli("info", run)
+    assert code == 0, err
+    assert "  ep_0010  gone: removed while it was being read" in out and "DAMAGED" not in out
+    assert "  ep_0020  ok\n" in out
 
 
 def test_reading_commands_leave_checkpoints_alone(trained_run, tmp_path, cli):
