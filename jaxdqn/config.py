@@ -49,11 +49,17 @@ class RunConfig:
 
 def read_toml(path: Path) -> dict:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark some editors write is not TOML
     except FileNotFoundError:
         raise JaxdqnError(
             f"{path} does not exist. Create a run with: jaxdqn create GAME {path.parent} "
             f"(or copy runs/snake/config.toml there).") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError([Problem(path.name, f"is not UTF-8 text (byte {exc.object[exc.start]:#04x} on line {line})",
+                                   "TOML files are UTF-8",
+                                   "save it as UTF-8 in your editor, or retype the characters on that line")],
+                          str(path)) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

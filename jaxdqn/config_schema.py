@@ -95,9 +95,9 @@ def validate_training(training: dict) -> list[Problem]:
     if hp["unknown_character_strategy"] not in UNKNOWN_STRATEGIES:
         bad("unknown_character_strategy", f"{hp['unknown_character_strategy']!r} is not 'ignore' or 'error'",
             TRAINING_KEYS["unknown_character_strategy"][1], 'unknown_character_strategy = "ignore"')
-    if hp["seed"] is not None and not (is_int(hp["seed"]) and 0 <= hp["seed"] < 2**63):
-        bad("seed", f"{hp['seed']!r} is not a whole number >= 0", "it seeds every random choice of the run",
-            "seed = 1")
+    if hp["seed"] is not None and not (is_int(hp["seed"]) and 0 <= hp["seed"] < 2**31):
+        bad("seed", f"{hp['seed']!r} is not a whole number from 0 to {2**31 - 1:,}",
+            "it seeds every random choice of the run, and the compiled loop keeps it in 32 bits", "seed = 1")
     if hp["device"] not in DEVICE_CHOICES:
         bad("device", f"{hp['device']!r} is not one of {', '.join(DEVICE_CHOICES)}",
             TRAINING_KEYS["device"][1], 'device = "auto"')

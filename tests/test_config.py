@@ -1,6 +1,6 @@
 import pytest
 
-from runs import TINY_CONFIG, make_run, run_cli
+from runs import TINYGAME, TINY_CONFIG, make_run, run_cli
 from jaxdqn.config import load_config
 from jaxdqn.train import main
 
@@ -42,6 +42,8 @@ BAD_CONFIGS = [
      "training.unknown_character_strategy"),
     ("bad device", lambda t: _edit(t, "[training]\n", '[training]\ndevice = "tpu"\n'), "training.device"),
     ("negative seed", lambda t: _edit(t, "seed = 7", "seed = -3"), "training.seed"),
+    ("seed past 32 bits", lambda t: _edit(t, "seed = 7", "seed = 9223372036854775807"),
+     "training.seed: 9223372036854775807 is not a whole number from 0 to 2,147,483,647"),
     ("empty hidden sizes", lambda t: _edit(t, "hidden_sizes = [16]", "hidden_sizes = []"), "model.hidden_sizes"),
     ("hidden sizes not ints", lambda t: _edit(t, "hidden_sizes = [16]", "hidden_sizes = [16, 0.5]"),
      "model.hidden_sizes"),
@@ -125,3 +127,27 @@ def test_loading_without_importing_the_game_runs_none_of_its_code(tmp_path):
     assert not game.with_suffix(".imported").exists()
     load_config(run)  # the default imports the game to check it
     assert game.with_suffix(".imported").exists()
+
+
+def test_a_byte_order_mark_is_read_past_and_bytes_that_are_not_utf8_are_named(tmp_path, capsys):
+    bom = make_run(tmp_path, name="bom")
+    (bom / "config.toml").write_bytes(b"\xef\xbb\xbf" + (bom / "config.toml").read_bytes())
+    assert load_config(bom).training["seed"] == 7
+    latin = make_run(tmp_path, TINY_CONFIG.replace("# a tiny run for the tests", "# caf\xe9"), name="latin")
+    (latin / "config.toml").write_bytes((latin / "config.toml").read_text().encode("latin-1"))
+    before = (latin / "config.toml").read_bytes()
+    assert main([str(latin)]) == 2
+    err = capsys.readouterr().err
+    assert "config.toml: is not UTF-8 text (byte 0xe9 on line 1)" in err and "Traceback" not in err
+    assert (latin / "config.toml").read_bytes() == before
+
+
+def test_a_game_module_that_exits_while_imported_is_named(tmp_path, capsys):
+    games = tmp_path / "games"
+    games.mkdir()
+    (games / "quitter.py").write_text("import sys\nsys.exit(3)\n")
+    run = make_run(tmp_path, TINY_CONFIG.replace('module = "tinygame"', 'module = "quitter"')
+                   .replace(str(TINYGAME.as_posix()), games.as_posix()))
+    assert main([str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "'quitter'" in err and "called sys.exit(3)" in err and 'if __name__ == "__main__"' in err

@@ -182,6 +182,10 @@ def import_game_module(module_name: str, path: str | None = None):
         raise JaxdqnError(f"cannot import game module {module_name!r}: {exc}{hint}") from exc
     except Exception as exc:  # noqa: BLE001 - any import failure is the user's module, explain it
         raise JaxdqnError(f"cannot import game module {module_name!r}: {exc}") from exc
+    except SystemExit as exc:
+        raise JaxdqnError(f"cannot import game module {module_name!r}: importing it called sys.exit({exc.code!r}). "
+                          "A game module should only define the game: start it under "
+                          "if __name__ == \"__main__\":") from None
 
 
 def _closest_module(module_name: str) -> str | None:
