@@ -1,4 +1,4 @@
-"""Ctrl+C and SIGTERM for a command-line run.
+"""Ctrl+C, SIGTERM and SIGHUP (the terminal closed) for a command-line run.
 
 The first signal only sets a flag: training ends the episode after the current game step,
 saves a checkpoint and exits 0. A later one quits at once, except while a checkpoint is
@@ -18,6 +18,9 @@ import threading
 from typing import Callable
 
 
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 class StopRequests:
     """Stop requests from signals, polled by the training loop."""
 
@@ -31,7 +34,7 @@ class StopRequests:
     # ------------------------------------------------------------------ installation
     def install(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in STOP_SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
 

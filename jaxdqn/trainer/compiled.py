@@ -199,7 +199,8 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
                         return
                     now = clock()
                     self.total_training_seconds += now - interval_start
-                    stats = self._save(episode, interval, now - interval_start)
+                    with stop.saving() if stop is not None else contextlib.nullcontext():  # a quit waits for it
+                        stats = self._save(episode, interval, now - interval_start)
                     interval, interval_start = list(self.pending), clock()
                     if on_checkpoint:
                         on_checkpoint(stats.as_dict())

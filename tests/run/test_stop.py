@@ -49,3 +49,11 @@ def test_a_second_signal_during_a_save_waits_for_it(no_exit, capfd):
     err = capfd.readouterr().err
     assert "quitting as soon as it is complete" in err and "Saved it and stopped" in err
     assert err.count("quitting as soon as it is complete") == 1
+
+
+def test_a_closed_terminal_asks_for_a_stop_like_ctrl_c():
+    before = signal.getsignal(signal.SIGHUP)
+    with StopRequests() as stop:
+        os.kill(os.getpid(), signal.SIGHUP)
+        assert stop.requested
+    assert signal.getsignal(signal.SIGHUP) == before

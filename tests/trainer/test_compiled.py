@@ -13,6 +13,7 @@ from jaxdqn.errors import JaxdqnError
 from jaxdqn.run.checkpoints import Checkpoints
 from jaxdqn.run.log import parse_log
 from jaxdqn.run.metrics import read_metrics
+from jaxdqn.run.stop import StopRequests
 from jaxdqn.trainer import TrainingDiverged, trainer_from_config
 from jaxdqn.trainer.compiled import CompiledTrainer
 
@@ -239,3 +240,14 @@ def test_games_batch_and_buffer_sizes_may_change_between_sessions(tmp_path):
     assert "[RESUME] the games in progress are not continued (num_envs changed): 2 new games start" in log
     assert "made with memory_capacity = 300 (now 400); starting with an empty one" in log
     assert [float(r["epsilon"]) for r in read_metrics(run / "metrics.csv")][-1] == pytest.approx(0.95 ** 20, 1e-4)
+
+
+@pytest.mark.slow
+def test_a_checkpoint_is_written_inside_the_stop_guard_so_a_second_ctrl_c_waits_for_it(tmp_path):
+    run = make_run(tmp_path, PAINT_CONFIG, training_episodes=10)
+    stop, seen = StopRequests(), []
+    with trainer_from_config(load_config(run)) as trainer:
+        save = trainer._save
+        trainer._save = lambda *args: (seen.append(stop._saving), save(*args))[1]
+        trainer.train(on_episode=lambda: None, stop=stop)
+    assert seen == [1]
