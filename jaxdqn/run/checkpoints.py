@@ -166,8 +166,13 @@ class Checkpoints:
     def read_meta(self, episode: int) -> dict:
         import orbax.checkpoint as ocp
         meta = self._read(episode, {"meta": ocp.args.JsonRestore()})["meta"]
-        if not isinstance(meta, dict) or "episode" not in meta:
-            raise DamagedCheckpoint(checkpoint_name(episode), "its metadata is not jaxdqn's")
+        numbers = {key: (int, float) for key in ("total_steps", "total_training_seconds", "epsilon")}
+        wanted = {"episode": (int,), **numbers}
+        wrong = ([key for key, kinds in wanted.items() if not isinstance(meta.get(key), kinds)]
+                 if isinstance(meta, dict) else list(wanted))
+        if wrong:
+            raise DamagedCheckpoint(checkpoint_name(episode), f"its metadata is not jaxdqn's (no number for "
+                                                              f"{', '.join(wrong)})")
         return meta
 
     def restore(self, episode: int, state_template, replay_template=None, extra_templates: dict | None = None):

@@ -67,6 +67,12 @@ class TrainingLog:
         return not self.path.exists() or self.path.stat().st_size == 0
 
     def write(self, *lines: str) -> None:
+        with open(self.path, "a+b") as f:  # a line left unfinished by a crash is ended first, not glued to
+            f.seek(0, os.SEEK_END)
+            if f.tell():
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
         with open(self.path, "a", encoding="utf-8") as f:
             for line in lines:
                 f.write(line + "\n")
@@ -86,15 +92,15 @@ class TrainingLog:
         if not self.path.exists():
             return []
         kept, dropped = [], []
-        for line in self.path.read_text(encoding="utf-8").splitlines(keepends=True):
-            m = CHECKPOINT_LINE.match(line)
+        for line in self.path.read_bytes().splitlines(keepends=True):  # other lines kept byte for byte
+            m = CHECKPOINT_LINE.match(line.decode("utf-8", errors="replace"))
             if m and int(m["episode"]) > episode:
                 dropped.append(int(m["episode"]))
             else:
                 kept.append(line)
         if dropped:
             tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text("".join(kept), encoding="utf-8")
+            tmp.write_bytes(b"".join(kept))
             os.replace(tmp, self.path)
         return dropped
 
@@ -109,7 +115,7 @@ def parse_log(path: Path) -> list[IntervalStats]:
     out = []
     if not Path(path).exists():
         return out
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    for line in Path(path).read_bytes().decode("utf-8", errors="replace").splitlines():  # damaged bytes skipped
         m = CHECKPOINT_LINE.match(line)
         if m:
             out.append(IntervalStats(

@@ -24,6 +24,16 @@ def test_info_marks_a_damaged_checkpoint(trained_run, tmp_path, cli):
     assert "Latest         : episode 10," in out and "Traceback" not in out + err
 
 
+def test_metadata_that_is_json_but_not_jaxdqns_is_damage(trained_run, tmp_path, cli):
+    run = tmp_path / "copy"
+    shutil.copytree(trained_run, run)
+    (run / "checkpoints" / "ep_0020" / "meta" / "metadata").write_text('{"episode": 20, "note": "edited"}')
+    code, out, err = cli("info", run)
+    assert code == 0, err
+    assert "  ep_0020  DAMAGED, does not restore: its metadata is not jaxdqn's (no number for total_steps" in out
+    assert "Latest         : episode 10," in out and "Traceback" not in out + err
+
+
 def test_a_checkpoint_the_running_trainer_removed_is_not_called_damaged(trained_run, tmp_path, cli, monkeypatch):
     run = tmp_path / "copy"
     shutil.copytree(trained_run, run)

@@ -28,3 +28,15 @@ def test_drop_after_removes_only_checkpoint_lines_past_an_episode(tmp_path):
     assert "[INIT] seed = 1" in text and "=== Resumed from ep_0020" in text
     assert log.checkpoint_episodes() == {10, 20}
     assert log.drop_after(20) == []
+
+
+def test_bytes_that_are_not_utf8_and_a_line_cut_short_are_survived_and_kept(tmp_path):
+    log = TrainingLog(tmp_path)
+    log.write("[INIT] seed = 1", line(10, 1))
+    with open(log.path, "ab") as f:
+        f.write(b"a note in latin-1: caf\xe9\n[ep_0020] ep=0011-00")  # then a crash mid-line
+    assert [s.episode for s in parse_log(log.path)] == [10]
+    log.write(line(20, 11))  # starts on a line of its own
+    assert [s.episode for s in parse_log(log.path)] == [10, 20]
+    assert log.drop_after(10) == [20]
+    assert b"caf\xe9\n[ep_0020] ep=0011-00\n" in log.path.read_bytes()  # the rest, byte for byte
