@@ -185,4 +185,10 @@ def _check_jax_game(game, meta_data: dict, pre: dict) -> list[Problem]:
                                     "a JAX game produces its observation itself, exactly as the host encoder does "
                                     f"for its retro counterpart with {game.preprocessing}",
                                     f"remove {key} from [preprocessing]"))
+    from jaxdqn.jaxgames.protocol import contract_problems
+    for problem in contract_problems(game):
+        problems.append(Problem("game.module", f"{game.name}: {problem}",
+                                "the compiled loop sizes the network, replay and records from the game's metadata "
+                                "and the JaxGame contract", "fix the game's reset or step (see the README, "
+                                "\"Writing a game in JAX\")"))
     return problems

@@ -62,6 +62,45 @@ def step_and_reset(game: JaxGame, state, action, key, cut=False) -> Stepped:
     return Stepped(state, obs, reward, done, final_obs)
 
 
+def contract_problems(game: JaxGame) -> list[str]:
+    """What ``reset`` and ``step`` return that breaks the contract, each naming the function, the field and
+    the shape and dtype found and expected (traced only: nothing runs). Empty when the game keeps it."""
+    width, height = game.metadata["board_size"]
+    sizes = game.preprocessing.get("observe_state_sizes", {})
+    extras = sum(sizes.get(k, 1) for k in game.preprocessing.get("observe_state", []))
+    key = jax.ShapeDtypeStruct((2,), jnp.uint32)
+    try:
+        reset = jax.eval_shape(game.reset, key)
+        stepped = jax.eval_shape(game.step, reset[0], jax.ShapeDtypeStruct((), jnp.int32), key)
+    except Exception as exc:  # noqa: BLE001 - the game's own code failed to trace: say so
+        return [f"tracing its reset and step failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"]
+
+    def found(x) -> str:
+        return f"{tuple(x.shape)} {x.dtype}" if hasattr(x, "shape") else type(x).__name__
+
+    problems = []
+    expected = {"obs.board": ((height, width), (jnp.uint8,)), "obs.extras": ((extras,), (jnp.float32,))}
+    for where, (state, obs) in (("reset", reset), ("step", stepped[:2])):
+        if not isinstance(obs, Observation):
+            problems.append(f"{where} returns obs as {type(obs).__name__}, not an Observation(board, extras)")
+            continue
+        for field, value in (("obs.board", obs.board), ("obs.extras", obs.extras)):
+            shape, dtypes = expected[field]
+            if not hasattr(value, "shape") or tuple(value.shape) != shape or value.dtype not in dtypes:
+                problems.append(f"{where} returns {field} as {found(value)}; expected {shape} "
+                                f"{jnp.dtype(dtypes[0])}")
+    _, _, reward, done = stepped
+    if not hasattr(reward, "shape") or reward.shape != () or not jnp.issubdtype(reward.dtype, jnp.number):
+        problems.append(f"step returns reward as {found(reward)}; expected one number (shape ())")
+    if not hasattr(done, "shape") or done.shape != () or done.dtype != jnp.bool_:
+        problems.append(f"step returns done as {found(done)}; expected one bool (shape ())")
+    before, after = (jax.tree.map(found, s) for s in (reset[0], stepped[0]))
+    if jax.tree.structure(reset[0]) != jax.tree.structure(stepped[0]) or before != after:
+        problems.append(f"step returns a state of another form than reset's ({after} against {before}); the "
+                        "state must keep its structure, shapes and dtypes")
+    return problems
+
+
 def find_jax_game(module_name: str) -> JaxGame | None:
     """The ``JAX_GAME`` a module defines, or None (a retro game, or not importable here)."""
     try:
