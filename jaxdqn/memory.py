@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -33,10 +34,11 @@ class MemoryEstimate:
     activations: int  # bytes of one update's activations
     num_params: int
     bytes_per_transition: float
+    games: int = 0  # bytes of a JAX game's games and episode records (the compiled loop)
 
     @property
     def total(self) -> int:
-        return self.network + self.replay + self.activations
+        return self.network + self.replay + self.activations + self.games
 
 
 def estimate(params: int, spec, hp: dict, stored_obs_bytes: int) -> MemoryEstimate:
@@ -65,52 +67,100 @@ def available_bytes(device) -> int | None:
                 return int(limit) - int(stats.get("bytes_in_use", 0))
         except Exception:  # noqa: BLE001 - a backend without memory statistics: no check
             return None
+    host = None
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    host = int(line.split()[1]) * 1024
     except OSError:
         pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover
-        return None
+    if host is None:
+        try:
+            host = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):  # pragma: no cover
+            pass
+    limited = cgroup_available_bytes()
+    return host if limited is None else limited if host is None else min(host, limited)
 
 
-def check_fits(params: int, spec, hp: dict, stored_obs_bytes: int, device) -> MemoryEstimate:
-    """Raise :class:`NotEnoughMemory` when the run cannot fit on ``device``; else the estimate."""
-    est = estimate(params, spec, hp, stored_obs_bytes)
+CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),  # cgroup v2
+                ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+
+
+def cgroup_available_bytes(files=CGROUP_FILES) -> int | None:
+    """What the container's memory limit leaves (a process past it is killed without a word), or None."""
+    for limit_file, usage_file in files:
+        try:
+            limit = Path(limit_file).read_text().strip()
+            usage = int(Path(usage_file).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit() and int(limit) < 2**60:  # "max", or v1's huge number: no limit
+            return max(int(limit) - usage, 0)
+    return None
+
+
+def check_fits(params: int, spec, hp: dict, stored_obs_bytes: int, device, agents: int = 1,
+               extra: list[tuple[str, int]] = ()) -> MemoryEstimate:
+    """Raise :class:`NotEnoughMemory` when the run cannot fit on ``device``; else the estimate. ``params`` and
+    ``hp["memory_capacity"]`` are one agent's; ``agents`` agents each hold them and every ``extra`` part
+    (``(what, bytes)``: a JAX game's games, its episode records)."""
+    est = estimate(params * agents, spec, dict(hp, memory_capacity=hp["memory_capacity"] * agents), stored_obs_bytes)
+    est.games = agents * sum(b for _, b in extra)
     board_cells = spec.board_height * spec.board_width
     available = available_bytes(device)
     if available is None or est.total <= 0.9 * available:
         return est
     where = "the GPU" if getattr(device, "platform", "cpu") != "cpu" else "this machine"
+    each = f" for each of training.num_seeds = {agents:,} agents" if agents > 1 else ""
     lines = [f"this run needs about {format_bytes(est.total)} of memory, and {where} has about "
              f"{format_bytes(available)} available:",
-             f"  network: {est.num_params:,} parameters -> {format_bytes(est.network)} with the target network, "
-             f"Adam's moments and gradients (model.hidden_sizes = {list(spec.hidden_sizes)}, input of "
+             f"  network: {params:,} parameters -> {format_bytes(est.network // agents)}{each} with the target "
+             f"network, Adam's moments and gradients (model.hidden_sizes = {list(spec.hidden_sizes)}, input of "
              f"{spec.flat_board_size + spec.num_extras:,} values from {board_cells:,} board cells)",
              f"  replay:  training.memory_capacity = {hp['memory_capacity']:,} x "
-             f"{format_bytes(est.bytes_per_transition)} per transition -> {format_bytes(est.replay)}",
+             f"{format_bytes(est.bytes_per_transition)} per transition -> {format_bytes(est.replay // agents)}{each}",
+             *(f"  {what} -> {format_bytes(b)}{each}" for what, b in extra),
              f"  one update's activations (training.batch_size = {hp['batch_size']}): "
-             f"{format_bytes(est.activations)}",
-             "Make the largest of these smaller: memory_capacity, hidden_sizes, or the board the network sees "
-             "(egocentric_radius, or a smaller board), then run the same command again."]
+             f"{format_bytes(estimate(params, spec, hp, stored_obs_bytes).activations)}{each}",
+             "Make the largest of these smaller"
+             + (" (or train fewer agents: num_seeds)" if agents > 1 else "") + ": memory_capacity, hidden_sizes, "
+             + ("num_envs, checkpoint_every, " if extra else "")
+             + "or the board the network sees (egocentric_radius, or a smaller board), then run the same command "
+             "again."]
     raise NotEnoughMemory("\n".join(lines))
 
 
-def check_run_fits(parts, rows_width: int, device, agents: int = 1) -> MemoryEstimate:
+def check_run_fits(parts, rows_width: int, device, agents: int = 1, game=None) -> MemoryEstimate:
     """:func:`check_fits` for a run assembled as ``parts`` (:class:`~jaxdqn.assembly.RunParts`): replay keeps
     boards as row lists of ``rows_width`` (0: whole boards), and ``agents`` agents each hold a network and a
-    buffer."""
+    buffer, and with a JAX ``game`` (the compiled loop) its ``num_envs`` games and a chunk's episode records."""
     from jaxdqn.rows import rows_dtype
     from jaxdqn.types import RowsObservation
     num_params = sum(math.prod(shape) for shape in parts.param_shapes.values())
     empty = parts.game.encoder.empty()
     stored = RowsObservation(np.zeros(rows_width, rows_dtype(parts.spec)), empty.extras) if rows_width else empty
-    hp = dict(parts.hp, memory_capacity=parts.hp["memory_capacity"] * agents)
-    return check_fits(num_params * agents, parts.spec, hp, observation_bytes(stored), device)
+    hp = parts.hp
+    extra = []
+    if game is not None:
+        import jax
+        import jax.numpy as jnp
+        state = jax.eval_shape(game.reset, jax.ShapeDtypeStruct((2,), jnp.uint32))[0]
+        state_bytes = sum(math.prod(x.shape) * x.dtype.itemsize for x in jax.tree.leaves(state))
+        # each game's state (and a fresh one made every step), its current and next observations, statistics,
+        # and what choosing its action holds for a moment: the board's cells and codes, the network's layers
+        spec = parts.spec
+        acting = FLOAT_BYTES * (2 * spec.board_height * spec.board_width + spec.flat_board_size
+                                + 2 * sum(spec.hidden_sizes) + spec.num_actions)
+        per_game = 2 * state_bytes + 3 * observation_bytes(stored) + 16 + acting
+        records = hp["checkpoint_every"] + hp["num_envs"] * hp["train_every"] // math.gcd(hp["num_envs"],
+                                                                                          hp["train_every"])
+        extra = [(f"games:   training.num_envs = {hp['num_envs']:,} x {format_bytes(per_game)} per game",
+                  hp["num_envs"] * per_game),
+                 (f"episode records: training.checkpoint_every = {hp['checkpoint_every']:,} episodes a chunk "
+                  f"may finish, and one step of every game", 16 * records)]
+    return check_fits(num_params, parts.spec, hp, observation_bytes(stored), device, agents, extra)
 
 
 def observation_bytes(example) -> int:

@@ -69,7 +69,7 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
         _, start = self.game.reset(jax.random.PRNGKey(0))
         # boards fill up as games go on, and widening recompiles: start at twice the first board, 32 at least
         self.width = self.parts.rows_width(max(MIN_ROWS, 2 * int(np.count_nonzero(np.asarray(start.board)))))
-        check_run_fits(self.parts, self.width, self.device, self.num_seeds)  # before allocating
+        check_run_fits(self.parts, self.width, self.device, self.num_seeds, self.game)  # before allocating
         self.logged = 0  # every agent's episodes up to here are in training.log
         self.pending: list[Episode] = []  # finished after ``logged``, not yet logged
         self.total_steps = 0

@@ -157,6 +157,17 @@ def test_a_run_that_cannot_fit_is_refused_with_the_numbers(tmp_path, setting, wo
     assert "GB" in text or "TB" in text
 
 
+@pytest.mark.parametrize("training, words", [
+    ({"num_envs": 20_000_000}, "games:   training.num_envs = 20,000,000 x"),
+    ({"checkpoint_every": 10**11, "training_episodes": 10**11}, "training.checkpoint_every = 100,000,000,000"),
+    ({"num_seeds": 2_000_000}, "for each of training.num_seeds = 2,000,000 agents"),
+], ids=["games", "records", "agents"])
+def test_a_compiled_run_that_cannot_fit_names_the_setting_that_makes_it_large(tmp_path, training, words):
+    with pytest.raises(NotEnoughMemory) as err:
+        trainer_from_config(load_config(make_run(tmp_path, PAINT_CONFIG, **training)))
+    assert words in str(err.value) and "this run needs about" in str(err.value)
+
+
 def test_an_egocentric_view_too_large_to_fit_is_refused(tmp_path):
     text = TINY_CONFIG.replace('observe_state = ["where"]  # a tuple set after the game is created',
                                'egocentric = true\negocentric_player = "player"\negocentric_radius = 4000')
