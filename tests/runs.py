@@ -117,3 +117,15 @@ def rotated_while_read(monkeypatch, episode):
             shutil.rmtree(self.path(at))
         return read(self, at, items)
     monkeypatch.setattr(Checkpoints, "_read", racing)
+
+
+def paint_variant_run(tmp_path, module: str, source: str, **training):
+    """A run of a JAX game defined by ``source`` (a module named ``module`` beside a copy of the paint game,
+    which it may import from ``paint_jax``)."""
+    games = Path(tmp_path) / "games"
+    if not games.exists():
+        shutil.copytree(PAINT, games)
+    (games / f"{module}.py").write_text(source)
+    text = PAINT_CONFIG.replace('module = "paint_jax"', f'module = "{module}"').replace(PAINT.as_posix(),
+                                                                                        games.as_posix())
+    return make_run(tmp_path, text, **training)

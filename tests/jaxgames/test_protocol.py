@@ -1,10 +1,8 @@
 """The JaxGame contract is checked before anything compiles, naming the function, field, shape and dtype."""
-import shutil
-
 import jax.numpy as jnp
 import pytest
 
-from runs import PAINT, PAINT_CONFIG, make_run
+from runs import PAINT, paint_variant_run
 from jaxdqn.config import ConfigError, load_config
 from jaxdqn.jaxgames import snake
 from jaxdqn.jaxgames.protocol import contract_problems
@@ -47,15 +45,11 @@ def test_each_broken_return_is_named(body, words):
 
 
 def test_a_run_of_a_broken_game_is_refused_before_it_compiles(tmp_path):
-    games = tmp_path / "games"
-    shutil.copytree(PAINT, games)
-    (games / "wrong_jax.py").write_text(
+    run = paint_variant_run(tmp_path, "wrong_jax", (
         "from paint_jax import JAX_GAME as PAINT\n\n"
         "def step(state, action, key):\n"
         "    state, obs, reward, done = PAINT.step(state, action, key)\n"
         "    return state, obs._replace(board=obs.board.astype('int32')), reward, done\n\n"
-        "JAX_GAME = PAINT._replace(name='wrong paint', step=step)\n")
-    run = make_run(tmp_path, PAINT_CONFIG.replace('module = "paint_jax"', 'module = "wrong_jax"')
-                   .replace(PAINT.as_posix(), games.as_posix()))
+        "JAX_GAME = PAINT._replace(name='wrong paint', step=step)\n"))
     with pytest.raises(ConfigError, match=r"game.module: wrong paint: step returns obs.board as \(8, 8\) int32"):
         load_config(run)

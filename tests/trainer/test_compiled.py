@@ -1,12 +1,11 @@
 """The compiled trainer through the run directory: log, checkpoints, resume, seeds, widening, play."""
 import json
-import shutil
 import signal
 import time
 
 import pytest
 
-from runs import PAINT, PAINT_CONFIG, make_run, popen_cli
+from runs import PAINT_CONFIG, make_run, paint_variant_run, popen_cli
 from jaxdqn.cli import main
 from jaxdqn.config import load_config
 from jaxdqn.errors import JaxdqnError
@@ -147,18 +146,13 @@ def test_num_seeds_needs_a_jax_game(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_reward_that_is_not_finite_is_blamed_on_the_game(tmp_path):
-    games = tmp_path / "games"
-    shutil.copytree(PAINT, games)
-    (games / "broken_jax.py").write_text(
+    run = paint_variant_run(tmp_path, "broken_jax", (
         "import jax.numpy as jnp\n"
         "from paint_jax import JAX_GAME as PAINT\n\n"
         "def step(state, action, key):\n"
         "    state, obs, reward, done = PAINT.step(state, action, key)\n"
         "    return state, obs, jnp.where(state.turns == 5, jnp.nan, reward), done\n\n"
-        "JAX_GAME = PAINT._replace(name='broken paint', step=step)\n")
-    text = PAINT_CONFIG.replace('module = "paint_jax"', 'module = "broken_jax"').replace(PAINT.as_posix(),
-                                                                                          games.as_posix())
-    run = make_run(tmp_path, text)
+        "JAX_GAME = PAINT._replace(name='broken paint', step=step)\n"))
     with trainer_from_config(load_config(run)) as trainer:
         with pytest.raises(JaxdqnError, match=r"reward of broken paint became nan .*the game produced it"):
             trainer.train(on_episode=lambda: None)
@@ -169,9 +163,7 @@ def test_a_reward_that_is_not_finite_is_blamed_on_the_game(tmp_path):
 def test_a_reward_that_is_not_finite_in_a_game_still_playing_is_blamed_on_the_game(tmp_path):
     """A NaN reward reaches the loss through replay while its own game plays on: the other games' episodes end
     with NaN losses first, and the game, not the learning rate, must be named."""
-    games = tmp_path / "games"
-    shutil.copytree(PAINT, games)
-    (games / "endless_jax.py").write_text(
+    run = paint_variant_run(tmp_path, "endless_jax", (
         "import jax\n"
         "import jax.numpy as jnp\n"
         "from paint_jax import JAX_GAME as PAINT\n\n"
@@ -184,11 +176,8 @@ def test_a_reward_that_is_not_finite_in_a_game_still_playing_is_blamed_on_the_ga
         "    hit = (state.turns == 5) & (jax.random.uniform(key) < 0.5) & ~poisoned\n"
         "    poisoned = poisoned | hit  # that game never ends\n"
         "    return (state, poisoned), obs, jnp.where(hit, jnp.nan, reward), done & ~poisoned\n\n"
-        "JAX_GAME = PAINT._replace(name='endless paint', reset=reset, step=step)\n")
-    text = PAINT_CONFIG.replace('module = "paint_jax"', 'module = "endless_jax"').replace(PAINT.as_posix(),
-                                                                                          games.as_posix())
-    run = make_run(tmp_path, text, num_envs=4, train_every=4, max_turns_per_episode=1000000,
-                   training_episodes=1000, checkpoint_every=1000)
+        "JAX_GAME = PAINT._replace(name='endless paint', reset=reset, step=step)\n"),
+        num_envs=4, train_every=4, max_turns_per_episode=1000000, training_episodes=1000, checkpoint_every=1000)
     with trainer_from_config(load_config(run)) as trainer:
         with pytest.raises(JaxdqnError, match=r"reward of endless paint became nan .*the game produced it"):
             trainer.train(on_episode=lambda: None)
