@@ -71,6 +71,9 @@ def _train(args, run_dir: Path, stop) -> int:
     with trainer_from_config(config, args.process_id) as trainer:
         say = print if trainer.run.primary else (lambda text: None)  # several processes: the first one speaks
         resumed = trainer.resume(args.checkpoint)
+        for damaged in trainer.run.skipped:
+            say(f"Skipped {damaged.name}: it cannot be restored ({damaged.reason}); it is kept aside, see "
+                "training.log")
         if resumed:
             say(f"Resuming from {resumed}")
         if stop.requested and jax.process_count() == 1:  # several: the trainer stops them all at one checkpoint

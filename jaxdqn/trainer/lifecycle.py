@@ -78,6 +78,7 @@ class RunDirectory:
         self.checkpoints = Checkpoints(self.path / "checkpoints", keep=keep_checkpoints, primary=primary,
                                        barrier=barrier)
         self.notes: list[str] = self.checkpoints.recover(self.log.checkpoint_episodes()) if primary else []
+        self.skipped: list[DamagedCheckpoint] = []  # newer checkpoints a resume passed over as damaged
 
     def write_config(self, parts, factory) -> None:
         """Record measured values in config.toml, or write a whole one when the Python API made this run."""
@@ -150,6 +151,7 @@ class RunDirectory:
     def after_resuming(self, episode: int, damaged: list[DamagedCheckpoint]) -> None:
         """Checkpoints newer than the one resumed from are set aside (kept, never overwritten) and log
         lines past it are dropped, so the log and the checkpoints agree; all of it noted."""
+        self.skipped = list(damaged)
         if not self.primary:
             return
         reasons = {d.name: d.reason for d in damaged}

@@ -163,3 +163,13 @@ def test_a_read_only_run_is_refused_in_one_line(tmp_path, cli, monkeypatch):
     monkeypatch.setattr(os, "access", lambda path, mode: False if str(path) == str(run) else real_access(path, mode))
     code, _, err = cli("train", run)
     assert code == 2 and f"cannot write to {run}" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_a_damaged_checkpoint_skipped_on_resume_is_said_on_the_terminal(tmp_path, cli):
+    run = make_run(tmp_path, training_episodes=20, checkpoint_every=10)
+    assert cli("train", run)[0] == 0
+    (run / "checkpoints" / "ep_0020" / "meta" / "metadata").write_bytes(b"\xff\xfe garbage")
+    code, out, err = cli("train", run, "--episodes", "30")
+    assert code == 0, err
+    assert "Skipped ep_0020: it cannot be restored" in out and "Resuming from ep_0010" in out
