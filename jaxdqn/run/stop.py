@@ -30,18 +30,30 @@ class StopRequests:
         self._saving = 0
         self._previous: dict = {}
         self._describe_saved = describe_saved or (lambda: "")
+        self._arrivals: int | None = None  # read end of a pipe with a byte per signal that arrived
+        self._previous_wakeup = -1
 
     # ------------------------------------------------------------------ installation
     def install(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():
             for sig in STOP_SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
+            # Python runs a handler once for signals that arrive together while the program is inside a long
+            # call (a compiled chunk): the wakeup pipe gets a byte for each, so two quick Ctrl+C count as two
+            self._arrivals, write = os.pipe()
+            os.set_blocking(self._arrivals, False)
+            os.set_blocking(write, False)
+            self._previous_wakeup = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
         return self
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous = {}
+        if self._arrivals is not None:
+            os.close(signal.set_wakeup_fd(self._previous_wakeup))
+            os.close(self._arrivals)
+            self._arrivals = None
 
     def __enter__(self) -> StopRequests:
         return self.install()
@@ -63,6 +75,23 @@ class StopRequests:
                 self._quit("Saved it and stopped, as asked.")
 
     def _handle(self, signum, frame) -> None:
+        for _ in range(max(1, self._arrived())):
+            self._one(signum)
+
+    def _arrived(self) -> int:
+        """Signals that arrived since the last call (0 when unknown)."""
+        count = 0
+        while self._arrivals is not None:
+            try:
+                got = os.read(self._arrivals, 64)
+            except (BlockingIOError, OSError):
+                break
+            if not got:
+                break
+            count += len(got)
+        return count
+
+    def _one(self, signum) -> None:
         if not self.requested:
             self.requested = True
             _say("\nStopping after this game step and saving a checkpoint (press Ctrl+C again to quit at once "

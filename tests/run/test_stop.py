@@ -57,3 +57,23 @@ def test_a_closed_terminal_asks_for_a_stop_like_ctrl_c():
         os.kill(os.getpid(), signal.SIGHUP)
         assert stop.requested
     assert signal.getsignal(signal.SIGHUP) == before
+
+
+def test_two_signals_that_arrive_inside_one_long_call_count_as_two(no_exit):
+    """Python runs a handler once for signals that arrive while it is inside one long C call (as the compiled
+    loop is inside a chunk): the second Ctrl+C must still quit."""
+    import subprocess
+    import time
+
+    with StopRequests() as stop:
+        killer = subprocess.Popen(["sh", "-c", f"sleep 0.3; kill -INT {os.getpid()}; sleep 0.05; "
+                                               f"kill -INT {os.getpid()}"])
+        deadline = time.monotonic() + 0.3
+        with pytest.raises(Quit):
+            while True:
+                sum(range(30_000_000))  # one C call, no handler runs inside it
+                if time.monotonic() > deadline and killer.poll() is not None:
+                    sum(range(1_000))  # the handlers run here at the latest
+                    break
+        killer.wait()
+        assert stop.requested
