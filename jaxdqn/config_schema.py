@@ -50,6 +50,8 @@ DISTRIBUTED_KEYS: dict[str, tuple[Any, str]] = {
     "data_parallel": (1, "devices each agent is split over (its games, replay and batch); 1: none"),
     "coordinator": (None, '"host:port" of process 0 for training on several machines, or "slurm"'),
     "num_processes": (None, "how many processes (one per machine) take part; with coordinator"),
+    "timeout": (300, "seconds a process waits for the others (to join, to agree on the run, at each checkpoint) "
+                     "before it stops with a message"),
 }
 DISTRIBUTED_DEFAULTS = {k: v for k, (v, _) in DISTRIBUTED_KEYS.items()}
 
@@ -151,6 +153,9 @@ def validate_distributed(dist: dict, training: dict) -> list[Problem]:
                 problems.append(Problem(f"training.{key}", f"{hp[key]} is not a multiple of data_parallel = {data}",
                                         "each of an agent's devices holds an equal share of it",
                                         f"{key} = {data * max(1, hp[key] // data)}"))
+    if not (_num(d["timeout"]) and d["timeout"] > 0):
+        bad("timeout", f"{d['timeout']!r} is not a positive number of seconds", DISTRIBUTED_KEYS["timeout"][1],
+            "timeout = 300")
     coordinator, processes = d["coordinator"], d["num_processes"]
     if coordinator is not None and not (isinstance(coordinator, str) and (coordinator == "slurm"
                                                                           or coordinator.count(":") == 1)):

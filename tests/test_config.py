@@ -70,6 +70,8 @@ BAD_CONFIGS = [
      "distributed.coordinator"),
     ("coordinator without processes", lambda t: t + '\n[distributed]\ncoordinator = "10.0.0.1:1234"\n',
      "distributed.num_processes"),
+    ("timeout not positive", lambda t: t + '\n[distributed]\ntimeout = 0\n',
+     "distributed.timeout: 0 is not a positive number of seconds"),
 ]
 
 

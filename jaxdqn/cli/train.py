@@ -40,9 +40,12 @@ def _describe_saved(run_dir: Path):
 
 
 def run(args) -> int:
+    from jaxdqn.cli.supervisor import supervise, wants_supervisor
     from jaxdqn.run.stop import StopRequests
 
     run_dir = Path(args.run_dir)
+    if wants_supervisor(run_dir / "config.toml"):  # several machines: a lost peer is said in one line
+        return supervise(_argv(args), args.process_id)
     with StopRequests(_describe_saved(run_dir)) as stop:  # from the start: a Ctrl+C during start-up is not lost
         return _train(args, run_dir, stop)
 
@@ -54,20 +57,28 @@ def _train(args, run_dir: Path, stop) -> int:
     from jaxdqn.errors import JaxdqnError
     from jaxdqn.trainer import trainer_from_config
 
+    if args.episodes is not None and args.episodes <= 0:
+        raise JaxdqnError(f"--episodes {args.episodes}: give a positive number of episodes")
     # several machines: join them before the game's module is imported (JAX games build arrays at import)
     distributed = load_config(run_dir, import_game=False).distributed
-    if distributed.get("coordinator") is not None:
+    several = distributed.get("coordinator") is not None
+    if several:
         from jaxdqn.trainer.distributed import join_processes
-        join_processes(distributed, args.process_id)
-    config = load_config(run_dir)
-    if args.episodes is not None and args.process_id:
-        raise JaxdqnError("--episodes changes config.toml: give it on process 0 only (or edit the file on every "
-                          "machine)")
-    if args.episodes is not None:
-        if args.episodes <= 0:
-            raise JaxdqnError(f"--episodes {args.episodes}: give a positive number of episodes")
-        _set_episodes(run_dir / CONFIG_NAME, args.episodes)
+        if args.episodes is not None and args.process_id:
+            raise JaxdqnError("--episodes changes config.toml: give it on process 0 only (or edit the file on every "
+                              "machine)")
+        join_processes(distributed, args.process_id, stop)
+        several = jax.process_count() > 1
+    if several:  # every process sees process 0's config.toml, --episodes included, and the same directory
+        from jaxdqn.trainer.distributed import agree_on_run
+        if args.episodes is not None and jax.process_index() == 0:
+            _set_episodes(run_dir / CONFIG_NAME, args.episodes)
+        config = agree_on_run(run_dir, lambda: load_config(run_dir), distributed["timeout"])
+    else:
         config = load_config(run_dir)
+        if args.episodes is not None:
+            _set_episodes(run_dir / CONFIG_NAME, args.episodes)
+            config = load_config(run_dir)
     with trainer_from_config(config, args.process_id) as trainer:
         say = print if trainer.run.primary else (lambda text: None)  # several processes: the first one speaks
         resumed = trainer.resume(args.checkpoint)
@@ -84,6 +95,16 @@ def _train(args, run_dir: Path, stop) -> int:
         if not already_done and trainer.start_episode > trainer.hp["training_episodes"]:
             say(f"Done. Checkpoints are in {trainer.checkpoints.directory}")
     return 0
+
+
+def _argv(args) -> list[str]:
+    """The command line of ``args`` for ``python -m jaxdqn.train``."""
+    argv = [str(args.run_dir)]
+    for option, value in (("--checkpoint", args.checkpoint), ("--episodes", args.episodes),
+                          ("--process-id", args.process_id)):
+        if value is not None:
+            argv += [option, str(value)]
+    return argv
 
 
 def _set_episodes(path: Path, episodes: int) -> None:

@@ -150,9 +150,12 @@ class Checkpoints:
     def _read(self, episode: int, items: dict) -> dict:
         import orbax.checkpoint as ocp
         name, path = checkpoint_name(episode), self.path(episode)
-        if not path.is_dir():
-            raise CheckpointRemoved(name)
-        missing = [item for item in items if not (path / item).is_dir()]
+        try:
+            if not path.is_dir():
+                raise CheckpointRemoved(name)
+            missing = [item for item in items if not (path / item).is_dir()]
+        except OSError as exc:  # e.g. no permission to look inside: not this process's to read
+            raise DamagedCheckpoint(name, f"it cannot be read ({short_reason(exc)})") from exc
         if missing:
             raise CheckpointRemoved(name) if not path.is_dir() else DamagedCheckpoint(
                 name, f"its {', '.join(missing)} part is missing")
@@ -201,9 +204,12 @@ class Checkpoints:
         import orbax.checkpoint as ocp
         items = {"meta": ocp.args.JsonRestore(), "state": ocp.args.StandardRestore()}
         path = self.path(episode)
-        for item in sorted(p.name for p in path.iterdir() if p.is_dir()) if path.is_dir() else []:
-            if item not in items:
-                items[item] = ocp.args.StandardRestore()
+        try:
+            for item in sorted(p.name for p in path.iterdir() if p.is_dir()) if path.is_dir() else []:
+                if item not in items:
+                    items[item] = ocp.args.StandardRestore()
+        except OSError as exc:
+            return DamagedCheckpoint(checkpoint_name(episode), f"it cannot be read ({short_reason(exc)})")
         try:
             self._read(episode, items)
             self.read_meta(episode)

@@ -30,6 +30,7 @@ class StopRequests:
         self._saving = 0
         self._previous: dict = {}
         self._describe_saved = describe_saved or (lambda: "")
+        self._waiting: str | None = None  # what the process waits for before training: a signal quits at once
         self._arrivals: int | None = None  # read end of a pipe with a byte per signal that arrived
         self._previous_wakeup = -1
 
@@ -74,6 +75,40 @@ class StopRequests:
             if self._quit_after_save and not self._saving:
                 self._quit("Saved it and stopped, as asked.")
 
+    @contextlib.contextmanager
+    def waiting(self, what: str):
+        """The process waits for something before training starts (``what``, e.g. "waiting for the other
+        processes to join"): a stop request quits at once, since nothing would be saved."""
+        self._waiting = what
+        try:
+            if self.requested:
+                self._quit(f"Stopped while {what}.")
+            yield
+        finally:
+            self._waiting = None
+
+    def call(self, fn: Callable):
+        """``fn()`` on a helper thread while this one waits: Python runs signal handlers on the main thread
+        only, between its own instructions, so a long native call (compiling, a compiled chunk, a stuck
+        runtime) would otherwise hold every stop request back until it returns."""
+        if threading.current_thread() is not threading.main_thread() or not self._previous:
+            return fn()
+        box: dict = {}
+
+        def work():
+            try:
+                box["value"] = fn()
+            except BaseException as exc:  # noqa: BLE001 - raised again on this thread
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, name="jaxdqn-call", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.05)
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
     def _handle(self, signum, frame) -> None:
         for _ in range(max(1, self._arrived())):
             self._one(signum)
@@ -92,6 +127,8 @@ class StopRequests:
         return count
 
     def _one(self, signum) -> None:
+        if self._waiting is not None:
+            self._quit(f"Stopped while {self._waiting}.")
         if not self.requested:
             self.requested = True
             _say("\nStopping after this game step and saving a checkpoint (press Ctrl+C again to quit at once "

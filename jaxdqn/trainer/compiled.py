@@ -48,8 +48,9 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
         :func:`~jaxdqn.trainer.distributed.join_processes`, which must run before JAX is used)."""
         join_processes(config.distributed, process_id)
         self.layout = layout_for(config.distributed, config.hyperparams["num_seeds"])
+        timeout = config.distributed["timeout"]
         self.run = RunDirectory(config.run_dir, config.hyperparams["keep_checkpoints"],
-                                primary=jax.process_index() == 0, barrier=barrier)
+                                primary=jax.process_index() == 0, barrier=lambda name: barrier(name, timeout))
         try:
             self._build(config)
         except BaseException:
@@ -63,6 +64,9 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
         self.metadata, self.spec = self.parts.metadata, self.parts.spec
         self.seed_was_drawn = hp["seed"] is None
         self.seed = secrets.randbelow(2**31) if self.seed_was_drawn else int(hp["seed"])
+        if self.seed_was_drawn and jax.process_count() > 1:  # one program: every process takes process 0's draw
+            from jax.experimental import multihost_utils
+            self.seed = int(multihost_utils.broadcast_one_to_all(np.int32(self.seed)))
         self.num_seeds = hp["num_seeds"]
         self.device_choice = select_device(hp["device"])
         self.device = self.device_choice.device
@@ -171,8 +175,8 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
                     boundary = min(last, self.logged + self.hp["checkpoint_every"])
                     started = clock()
                     notice = bar.compiling() if bar is not None and not compiled else contextlib.nullcontext()
-                    with notice:
-                        ran = self._run_chunk(boundary, iterations)
+                    with notice, self._first_chunk(stop) if not compiled else contextlib.nullcontext():
+                        ran = self._call(stop, lambda: self._run_chunk(boundary, iterations))
                     compiled = True
                     elapsed = max(clock() - started, 1e-6)
                     steps = ran * s.steps_per_iteration * s.num_envs * self.num_seeds
@@ -224,6 +228,23 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
             return flag
         from jax.experimental import multihost_utils
         return bool(np.any(multihost_utils.process_allgather(np.array([flag]))))
+
+    def _first_chunk(self, stop):
+        """The session's first chunk, mostly compiling: nothing in it is saved yet, so a stop request quits at
+        once (one process only; several must stop together at a checkpoint)."""
+        if stop is None or jax.process_count() > 1:
+            return contextlib.nullcontext()
+        return stop.waiting("compiling the training step")
+
+    def _call(self, stop, fn):
+        """``fn()``, with stop requests still heard while it runs (see StopRequests.call)."""
+        if stop is None:
+            return fn()
+
+        def on_this_device():
+            with jax.default_device(self.device):  # JAX's default device is per thread
+                return fn()
+        return stop.call(on_this_device)
 
     def _run_chunk(self, target: int, iterations: int):
         """One chunk (the number of iterations it ran); when a board outgrows the row lists, they widen and

@@ -171,3 +171,20 @@ def test_names_and_resolve(tmp_path):
     assert ckpts.resolve("ep_0007") == ckpts.resolve("7") == ckpts.resolve("checkpoints/ep_0007") == 7
     with pytest.raises(Exception, match="available: ep_0007"):
         ckpts.resolve("ep_0008")
+
+
+def test_a_checkpoint_that_cannot_be_read_for_permissions_is_named(tmp_path, monkeypatch):
+    from pathlib import Path
+    ckpts = Checkpoints(tmp_path / "checkpoints")
+    save(ckpts, 5)
+    save(ckpts, 10)
+    is_dir = Path.is_dir
+
+    def locked(self):  # what a directory without read permission does for another user (the suite runs as root)
+        if self.parent == ckpts.path(10):
+            raise PermissionError(13, "Permission denied", str(self))
+        return is_dir(self)
+    monkeypatch.setattr(Path, "is_dir", locked)
+    with pytest.raises(DamagedCheckpoint, match=r"checkpoint ep_0010 is damaged.*cannot be read.*Permission denied"):
+        ckpts.read_meta(10)
+    assert "Permission denied" in str(ckpts.verify(10)) and ckpts.verify(5) is None

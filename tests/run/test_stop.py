@@ -77,3 +77,40 @@ def test_two_signals_that_arrive_inside_one_long_call_count_as_two(no_exit):
                     break
         killer.wait()
         assert stop.requested
+
+
+def test_a_signal_is_heard_while_a_long_native_call_runs():
+    import hashlib
+    import threading
+    import time
+
+    heard, finished = [], []
+
+    class Recording(StopRequests):
+        def _one(self, signum):
+            heard.append(time.monotonic())
+            super()._one(signum)
+
+    def native_call():  # stands for a compiled chunk: one long call into C that never returns to Python
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        hashlib.pbkdf2_hmac("sha256", b"x", b"y", 3_000_000)
+        finished.append(time.monotonic())
+        return "done"
+    with Recording() as stop:
+        assert stop.call(native_call) == "done"
+        assert stop.requested
+    # the handler ran while the call still had most of its second to go (on the main thread itself it would
+    # run only once the call returned, microseconds before it is recorded as finished)
+    assert heard and finished[0] - heard[0] > 0.2
+    with StopRequests() as stop, pytest.raises(ZeroDivisionError):
+        stop.call(lambda: 1 / 0)  # errors reach the caller
+
+
+def test_a_stop_request_while_waiting_to_train_quits_at_once(no_exit, capfd):
+    stop = StopRequests(lambda: "The run continues from ep_0040 next time.")
+    with pytest.raises(Quit) as quit_:
+        with stop.waiting("compiling the training step"):
+            stop._handle(signal.SIGTERM, None)
+    assert quit_.value.args == (130,)
+    assert "Stopped while compiling the training step. The run continues from ep_0040 next time." in \
+        capfd.readouterr().err

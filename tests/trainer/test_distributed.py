@@ -1,5 +1,7 @@
 """Runs on several devices and processes through the CLI: one writer, resume, clear refusals."""
+import signal
 import socket
+import time
 
 import pytest
 
@@ -84,3 +86,82 @@ def test_process_ids_are_checked_before_joining(tmp_path):
     (slurm / "config.toml").write_text(PAINT_CONFIG + '\n[distributed]\ndevices = "all"\ncoordinator = "slurm"\n')
     outside = run_cli(slurm)
     assert outside.returncode == 2 and "not a SLURM job" in outside.stderr and "srun" in outside.stderr
+
+
+def listening(port: int, within: float = 90) -> bool:
+    """Whether process 0's coordinator accepts connections on ``port`` within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.slow
+def test_processes_that_see_different_run_directories_or_configs_refuse_together(tmp_path):
+    port = free_port()
+    text = PAINT_CONFIG + TWO_PROCESSES.format(port=port)
+    first = make_run(tmp_path / "a", text, num_envs=2)
+    other = make_run(tmp_path / "b", text.replace("hidden_sizes = [16]", "hidden_sizes = [32]"), num_envs=2)
+    devices = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    procs = [popen_cli(other, "--process-id", "1", **devices), popen_cli(first, "--process-id", "0", **devices)]
+    outputs = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    for _, err, code in outputs:
+        assert code == 2 and "Traceback" not in err, err[-2000:]
+        assert "the processes do not run the same thing" in err
+        assert f"process 1: its run directory {other.resolve()} is not the one process 0 uses ({first.resolve()}" in err
+        assert "model.hidden_sizes is [32] here, [16] on process 0" in err
+    for run in (first, other):
+        assert sorted(p.name for p in run.iterdir()) == ["config.toml"]  # nothing trained, the note removed
+
+
+@pytest.mark.slow
+def test_every_wait_for_the_other_processes_is_bounded_and_can_be_stopped(tmp_path):
+    port = free_port()
+    run = make_run(tmp_path, PAINT_CONFIG + TWO_PROCESSES.format(port=port) + "timeout = 8\n", num_envs=2)
+    devices = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    started = time.monotonic()
+    alone = popen_cli(run, "--process-id", "0", **devices)
+    assert listening(port)
+    twice = run_cli(run, "--process-id", "0", **devices)  # the same number on two machines
+    assert twice.returncode == 2 and "Traceback" not in twice.stderr
+    assert f"port {port} on this machine is already in use" in twice.stderr and "--process-id 0" in twice.stderr
+    out, err = alone.communicate(timeout=120)  # process 1 never comes
+    assert alone.returncode == 1 and time.monotonic() - started < 60
+    assert "could not join the run's processes at 127.0.0.1" in err and "within 8 s ([distributed] timeout)" in err
+    assert "Traceback" not in err and "F1204" not in err and "DEADLINE_EXCEEDED" not in err
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        port = free_port()
+        run = make_run(tmp_path / sig.name, PAINT_CONFIG + TWO_PROCESSES.format(port=port), num_envs=2)
+        waiting = popen_cli(run, "--process-id", "0", **devices)
+        assert listening(port)
+        time.sleep(0.5)
+        waiting.send_signal(sig)
+        out, err = waiting.communicate(timeout=30)
+        assert waiting.returncode == 130, err[-2000:]
+        assert "Stopped while waiting for the other processes to join." in err and "Traceback" not in err
+        assert not (run / "training.log").exists()
+
+
+@pytest.mark.slow
+def test_a_process_that_stops_ends_the_others_with_one_line(tmp_path):
+    run = make_run(tmp_path, PAINT_CONFIG + TWO_PROCESSES.format(port=free_port()), num_seeds=2, num_envs=2,
+                   training_episodes=1000000, checkpoint_every=20, memory_capacity=400)
+    devices = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    other = popen_cli(run, "--process-id", "1", **devices)
+    first = popen_cli(run, "--process-id", "0", **devices)
+    deadline = time.monotonic() + 240
+    while not (run / "checkpoints" / "ep_0020").is_dir() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert (run / "checkpoints" / "ep_0020").is_dir()
+    other.kill()  # kill -9 of the command process 1 was started with: its training goes with it
+    out, err = first.communicate(timeout=240)
+    other.communicate()
+    assert first.returncode == 1
+    assert err.rstrip().endswith("error: process 1 stopped; run the same command on every machine to resume "
+                                 "(training continues from the newest checkpoint)"), err[-3000:]
+    assert "Check failure" not in err and "Traceback" not in err and "F1204" not in err
+    assert Checkpoints(run / "checkpoints").latest() >= 20
