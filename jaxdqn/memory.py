@@ -132,10 +132,12 @@ def check_fits(params: int, spec, hp: dict, stored_obs_bytes: int, device, agent
     raise NotEnoughMemory("\n".join(lines))
 
 
-def check_run_fits(parts, rows_width: int, device, agents: int = 1, game=None) -> MemoryEstimate:
+def check_run_fits(parts, rows_width: int, device, agents: int = 1, game=None,
+                   retro_game_bytes: int | None = None) -> MemoryEstimate:
     """:func:`check_fits` for a run assembled as ``parts`` (:class:`~jaxdqn.assembly.RunParts`): replay keeps
     boards as row lists of ``rows_width`` (0: whole boards), and ``agents`` agents each hold a network and a
-    buffer, and with a JAX ``game`` (the compiled loop) its ``num_envs`` games and a chunk's episode records."""
+    buffer, and with a JAX ``game`` (the compiled loop) its ``num_envs`` games and a chunk's episode records;
+    ``retro_game_bytes``: what one retro game of the host loop takes (:func:`retro_game_bytes`)."""
     from jaxdqn.rows import rows_dtype
     from jaxdqn.types import RowsObservation
     num_params = sum(math.prod(shape) for shape in parts.param_shapes.values())
@@ -149,18 +151,51 @@ def check_run_fits(parts, rows_width: int, device, agents: int = 1, game=None) -
         state = jax.eval_shape(game.reset, jax.ShapeDtypeStruct((2,), jnp.uint32))[0]
         state_bytes = sum(math.prod(x.shape) * x.dtype.itemsize for x in jax.tree.leaves(state))
         # each game's state (and a fresh one made every step), its current and next observations, statistics,
-        # and what choosing its action holds for a moment: the board's cells and codes, the network's layers
-        spec = parts.spec
-        acting = FLOAT_BYTES * (2 * spec.board_height * spec.board_width + spec.flat_board_size
-                                + 2 * sum(spec.hidden_sizes) + spec.num_actions)
-        per_game = 2 * state_bytes + 3 * observation_bytes(stored) + 16 + acting
+        # and what choosing its action holds for a moment
+        per_game = 2 * state_bytes + 3 * observation_bytes(stored) + 16 + acting_bytes(parts.spec)
         records = hp["checkpoint_every"] + hp["num_envs"] * hp["train_every"] // math.gcd(hp["num_envs"],
                                                                                           hp["train_every"])
         extra = [(f"games:   training.num_envs = {hp['num_envs']:,} x {format_bytes(per_game)} per game",
                   hp["num_envs"] * per_game),
                  (f"episode records: training.checkpoint_every = {hp['checkpoint_every']:,} episodes a chunk "
                   f"may finish, and one step of every game", 16 * records)]
+    if retro_game_bytes is not None:
+        # the game, its current and next observations, and what choosing its action holds for a moment
+        per_game = retro_game_bytes + 2 * observation_bytes(empty) + acting_bytes(parts.spec)
+        extra = [(f"games:   training.num_envs = {hp['num_envs']:,} x {format_bytes(per_game)} per retro game, "
+                  "its observations and its share of each batched action choice", hp["num_envs"] * per_game)]
     return check_fits(num_params, parts.spec, hp, observation_bytes(stored), device, agents, extra)
+
+
+def acting_bytes(spec) -> int:
+    """What choosing one game's action holds for a moment: the board's cells and codes, the network's
+    input and layers, its Q-values."""
+    return FLOAT_BYTES * (2 * spec.board_height * spec.board_width + spec.flat_board_size
+                          + 2 * sum(spec.hidden_sizes) + spec.num_actions)
+
+
+def retro_game_bytes(make_env, samples: int = 4) -> int:
+    """Bytes one started retro game holds (its Python objects, which no shape tells): ``samples`` games
+    made and reset under ``tracemalloc``, then dropped. The global random generators the games may draw
+    from are restored, so the run plays what it would have played without this measurement."""
+    import random
+    import tracemalloc
+    saved = random.getstate(), np.random.get_state()
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        games = [make_env() for _ in range(samples)]
+        for env in games:
+            env.reset()
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+    return max(1, used // samples)
 
 
 def observation_bytes(example) -> int:

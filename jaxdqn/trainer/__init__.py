@@ -26,7 +26,7 @@ from jaxdqn.fingerprint import IncompatibleCheckpoint
 from jaxdqn.games.encoding import start_game
 from jaxdqn.games.env import VectorEnv
 from jaxdqn.games.metadata import GameMetadata
-from jaxdqn.memory import check_run_fits
+from jaxdqn.memory import check_run_fits, retro_game_bytes
 from jaxdqn.run.checkpoints import checkpoint_name
 from jaxdqn.trainer.acting import HostActors
 from jaxdqn.trainer.host_checkpoints import HostCheckpoints
@@ -36,6 +36,8 @@ from jaxdqn.trainer.randomness import HostRandomness
 from jaxdqn.trainer.schedules import Schedules
 from jaxdqn.trainer.stats import EpisodeResult, Interval, StepRate, TrainingClock
 from jaxdqn.trainer.updates import UpdatePipeline
+
+MEASURED_GAMES_FROM = 256  # num_envs above which the memory check measures a retro game first
 
 
 class DQNTrainer(HostCheckpoints, HoldsRun):
@@ -74,13 +76,15 @@ class DQNTrainer(HostCheckpoints, HoldsRun):
         encoder = self.parts.game.encoder
         occupied = int((encoder.encode(start_game(game_factory)).board > 0).sum()) if encoder.uses_board else 0
         encoder.unknown_seen.clear()  # count what training meets, not this measurement
+        self.device_choice = select_device(self.hp["device"])
+        self.device = self.device_choice.device
+        # before allocating; many games are many Python objects, measured on a few first
+        many = self.hp["num_envs"] > MEASURED_GAMES_FROM
+        check_run_fits(self.parts, self.parts.rows_width(occupied), self.device,
+                       retro_game_bytes=retro_game_bytes(self.parts.game.env) if many else None)
         self.games = VectorEnv([self.parts.game.env() for _ in range(self.hp["num_envs"])])
         self.env = self.games.envs[0]
         self._game_factory = game_factory  # config.toml is written when a session starts, after resume's checks
-
-        self.device_choice = select_device(self.hp["device"])
-        self.device = self.device_choice.device
-        check_run_fits(self.parts, self.parts.rows_width(occupied), self.device)  # before allocating
         self.pipeline = UpdatePipeline(self.parts, self.device, self.seed, occupied)
         self.schedules = Schedules(self.hp)
         self.actors = HostActors(self.games, self.pipeline, self.schedules, self.randomness.explore, self.hp)

@@ -168,6 +168,21 @@ def test_a_compiled_run_that_cannot_fit_names_the_setting_that_makes_it_large(tm
     assert words in str(err.value) and "this run needs about" in str(err.value)
 
 
+def test_a_host_run_with_more_retro_games_than_fit_is_refused_before_making_them(tmp_path, monkeypatch):
+    from jaxdqn.games.env import GameEnv
+    made = []
+    init = GameEnv.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(1)
+        init(self, *args, **kwargs)
+    monkeypatch.setattr(GameEnv, "__init__", counting)
+    with pytest.raises(NotEnoughMemory) as err:
+        trainer_from_config(load_config(make_run(tmp_path, num_envs=10**9)))
+    assert "games:   training.num_envs = 1,000,000,000 x" in str(err.value) and "per retro game" in str(err.value)
+    assert len(made) < 10  # a few measured, not a billion made
+
+
 def test_an_egocentric_view_too_large_to_fit_is_refused(tmp_path):
     text = TINY_CONFIG.replace('observe_state = ["where"]  # a tuple set after the game is created',
                                'egocentric = true\negocentric_player = "player"\negocentric_radius = 4000')
