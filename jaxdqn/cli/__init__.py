@@ -51,7 +51,7 @@ def quiet_third_party_logs() -> None:
         return
     import logging
     import threading
-    for name in ("absl", "orbax", "jax"):
+    for name in ("absl", "orbax", "jax", "asyncio"):  # asyncio: Orbax's failed writes after a full disk
         logging.getLogger(name).setLevel(logging.CRITICAL)
     sys.unraisablehook = lambda unraisable: None  # e.g. TensorStore callbacks after a failed read
     threading.excepthook = lambda args: None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 from jaxdqn.errors import JaxdqnError
@@ -106,6 +107,34 @@ class Checkpoints:
             import orbax.checkpoint as ocp
             self._checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
         return self._checkpointer
+
+    def _settle(self) -> None:
+        """After a failed save: let Orbax's threads still writing the other parts finish where they can,
+        and start a fresh checkpointer."""
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            try:
+                checkpointer.close()
+            except Exception:  # noqa: BLE001 - it failed already; only its threads matter here
+                pass
+
+    def remove_temporaries(self, pending: Path | None = None, quiet_for: float = 0.5, within: float = 5.0) -> None:
+        """Remove a failed save's files (``pending`` and Orbax's temporaries) until none has come back for
+        ``quiet_for`` seconds: writers of the other parts, still running in Orbax's background tasks, recreate
+        their directories after a first removal."""
+        deadline = time.monotonic() + within
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            left = [pending] if pending is not None and pending.exists() else []
+            if self.directory.is_dir():
+                left += [entry for entry in self.directory.iterdir() if ORBAX_TMP in entry.name]
+            if left:
+                for entry in left:
+                    self._remove(entry)
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_for:
+                return
+            time.sleep(0.05)
 
     # ------------------------------------------------------------------ listing
     def steps(self) -> list[int]:
@@ -240,9 +269,9 @@ class Checkpoints:
         try:
             self._orbax.save(pending, args=ocp.args.Composite(**items))
         except Exception as exc:  # noqa: BLE001 - clean up, then say what happened in one line
+            self._settle()
             if self.primary:
-                self._remove(pending)
-                self._remove_orbax_tmp()
+                self.remove_temporaries(pending)
             if is_disk_full(exc):
                 raise DiskFull(self._disk_full_message(name)) from exc
             raise CheckpointWriteError(f"could not write checkpoint {name} in {self.directory} "

@@ -1,5 +1,6 @@
 import errno
 import json
+import time
 
 import jax.numpy as jnp
 import numpy as np
@@ -188,3 +189,22 @@ def test_a_checkpoint_that_cannot_be_read_for_permissions_is_named(tmp_path, mon
     with pytest.raises(DamagedCheckpoint, match=r"checkpoint ep_0010 is damaged.*cannot be read.*Permission denied"):
         ckpts.read_meta(10)
     assert "Permission denied" in str(ckpts.verify(10)) and ckpts.verify(5) is None
+
+
+def test_a_failed_save_leaves_no_temporary_even_when_a_writer_finishes_late(tmp_path, monkeypatch):
+    import threading
+    ckpts = Checkpoints(tmp_path / "checkpoints", keep=4)
+    save(ckpts, 5)
+
+    def full(self, path, *args, **kwargs):
+        def late():  # Orbax's other part, still being written in the background after the failure
+            sharding = path.parent / f"{path.name}.orbax-checkpoint-tmp" / "replay.orbax-checkpoint-tmp" / "_sharding"
+            sharding.parent.mkdir(parents=True, exist_ok=True)
+            sharding.write_text("{}")
+        threading.Timer(0.2, late).start()
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(type(ckpts._orbax), "save", full)
+    with pytest.raises(DiskFull):
+        save(ckpts, 10)
+    time.sleep(0.6)  # the late writer has long finished
+    assert sorted(p.name for p in ckpts.directory.iterdir()) == ["ep_0005"]
