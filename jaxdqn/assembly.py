@@ -71,10 +71,15 @@ def network_spec(encoder: ObservationEncoder, hidden_sizes, num_actions: int, sp
                        num_actions, bool(spatial))
 
 
+NETWORK_FORMS = ("a flax module class (made with the NetworkSpec fields its own fields are named after, e.g. "
+                 "num_actions, or a field named spec), a flax module, or a function of the NetworkSpec returning one")
+
+
 def resolve_network(spec: NetworkSpec, choice):
     """The :class:`~jaxdqn.networks.Network` that ``[model] network`` names: the built-in one (None), a
-    flax module, a function of the spec returning one, or a "package.module:attribute" naming either.
-    Its output is checked to be Q-values ``[B, num_actions]``."""
+    flax module class (its fields named after :class:`~jaxdqn.types.NetworkSpec` fields, or ``spec``, are
+    filled in), a flax module, a function of the spec returning one, or a "package.module:attribute" naming
+    any of these. Its output is checked to be Q-values ``[B, num_actions]``."""
     import flax.linen as nn
     import jax
 
@@ -89,20 +94,37 @@ def resolve_network(spec: NetworkSpec, choice):
     def bad(what: str) -> ConfigError:
         return ConfigError([Problem("model.network", f"{name!r} {what}",
                                     "the trainer needs a flax module mapping a batch of Observations to Q-values "
-                                    f"[batch, {spec.num_actions}]",
+                                    f"[batch, {spec.num_actions}]; accepted: {NETWORK_FORMS}",
                                     "see the README's 'Bring your own network'")], "the network")
     if isinstance(choice, str):
         problems: list[Problem] = []
         check_reference(choice, "network", "model", problems, "a flax module mapping observations to Q-values")
         raise_if(problems, "the network")
     module = resolve(choice) if isinstance(choice, str) else choice
-    if not isinstance(module, nn.Module):
+    if isinstance(module, type) and issubclass(module, nn.Module):
+        fields = [f for f in dataclasses.fields(module) if f.init and f.name not in ("parent", "name")]
+        given = {f.name: spec if f.name == "spec" else getattr(spec, f.name) for f in fields
+                 if f.name == "spec" or f.name in NetworkSpec._fields}
+        missing = [f.name for f in fields if f.name not in given and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise bad(f"is a flax module class whose field(s) {', '.join(missing)} have no default and are not "
+                      f"NetworkSpec fields ({', '.join(NetworkSpec._fields)}): give them defaults")
+        try:
+            module = module(**given)
+        except Exception as exc:  # noqa: BLE001 - the user's class: say which and why
+            raise bad(f"is a flax module class that could not be made with {sorted(given)} "
+                      f"({type(exc).__name__}: {exc})") from exc
+    elif not isinstance(module, nn.Module):
+        if not callable(module):
+            raise bad(f"is an object of type {type(module).__name__}, none of the accepted forms")
         try:
             module = module(spec)
         except Exception as exc:  # noqa: BLE001 - the user's factory: say which and why
-            raise bad(f"could not be called with the NetworkSpec ({type(exc).__name__}: {exc})") from exc
+            raise bad(f"is a function that could not be called with the NetworkSpec ({type(exc).__name__}: "
+                      f"{exc})") from exc
         if not isinstance(module, nn.Module):
-            raise bad(f"returned a {type(module).__name__}, not a flax module")
+            raise bad(f"is a function that returned a {type(module).__name__}, not a flax module")
     network = make_network(spec, module)
     try:
         params = jax.eval_shape(network.init, jax.random.PRNGKey(0))

@@ -39,6 +39,36 @@ class Seven(nn.Module):
 
 def wrong_width(spec):
     return Seven()
+
+
+class ReadmeDueling(nn.Module):
+    """The README's form: a field named after a NetworkSpec field, with a default."""
+    num_actions: int = 5
+
+    @nn.compact
+    def __call__(self, obs):
+        x = one_hot_board(obs.board, 6).reshape(obs.board.shape[0], -1)
+        x = nn.relu(nn.Dense(16)(jnp.concatenate([x, obs.extras], -1)))
+        value, advantage = nn.Dense(1)(x), nn.Dense(self.num_actions)(x)
+        return value + advantage - advantage.mean(-1, keepdims=True)
+
+
+readme_dueling = ReadmeDueling(num_actions=3)  # an instance, sized for the tiny game by hand
+
+
+def make_dueling(spec):
+    return ReadmeDueling(num_actions=spec.num_actions)
+
+
+class NeedsDepth(nn.Module):
+    depth: int
+
+    @nn.compact
+    def __call__(self, obs):
+        return nn.Dense(3)(obs.extras)
+
+
+not_a_network = 42
 '''
 
 
@@ -68,7 +98,19 @@ def test_a_network_of_your_own_from_config_trains_saves_and_plays(tmp_path, netw
     assert "model.network" in str(err.value) and "was: 'my_networks.Dueling'" in str(err.value)
 
 
+@pytest.mark.parametrize("reference", ["my_networks:ReadmeDueling", "my_networks:readme_dueling",
+                                       "my_networks:make_dueling", "my_networks:Dueling"],
+                         ids=["class", "instance", "factory", "class with a spec field"])
+def test_a_network_of_your_own_from_config_in_every_documented_form(tmp_path, networks_module, reference):
+    text = TINY_CONFIG.replace("hidden_sizes = [16]", f'hidden_sizes = [16]\nnetwork = "{reference}"')
+    parts = assemble_config(load_config(make_run(tmp_path, text)))
+    assert not parts.network.builtin and parts.spec.num_actions == 3
+    assert any("Dense_0" in path for path in parts.param_shapes)
+
+
 @pytest.mark.parametrize("reference, words", [("my_networks:wrong_width", "returns shape (2, 7)"),
+                                              ("my_networks:NeedsDepth", "field(s) depth have no default"),
+                                              ("my_networks:not_a_network", "is an object of type int, none of the accepted"),
                                               ("my_networks:missing", "no attribute"),
                                               ("my_networks", "is not of the form")])
 def test_a_network_that_does_not_fit_is_named(tmp_path, networks_module, reference, words):
@@ -77,6 +119,8 @@ def test_a_network_that_does_not_fit_is_named(tmp_path, networks_module, referen
         config = load_config(make_run(tmp_path, text))
         assemble_config(config).network
     assert "model.network" in str(err.value) and words in str(err.value)
+    if "my_networks:" in reference and "missing" not in reference:
+        assert "accepted: a flax module class" in str(err.value)
 
 
 @pytest.mark.slow
