@@ -41,14 +41,34 @@ def moving_average(values: list[float], window: int) -> list[float]:
     return out
 
 
-def per_agent(rows: list[dict]) -> dict[int, tuple[list[int], list[float]]]:
-    """metrics.csv rows as each agent's (episodes, rewards)."""
+def per_agent(rows: list[dict], field: str = "reward") -> dict[int, tuple[list[int], list[float]]]:
+    """metrics.csv rows as each agent's (episodes, values of ``field``), without the episodes a stop
+    request cut short (a Ctrl+C'd episode is no sample of what the agent does)."""
     agents: dict[int, tuple[list[int], list[float]]] = {}
     for r in rows:
-        episodes, rewards = agents.setdefault(int(r.get("agent") or 0), ([], []))
+        episodes, values = agents.setdefault(int(r.get("agent") or 0), ([], []))
+        if r.get("ended") == "stopped":
+            continue
         episodes.append(int(r["episode"]))
-        rewards.append(float(r["reward"]))
+        values.append(float(r[field]))
     return agents
+
+
+def loss_curve(rows: list[dict]) -> tuple[list[int], list[float]]:
+    """The training loss per episode at full precision (training.log rounds it), averaged over agents and
+    over the last episodes; episodes without an update (loss 0) are left out, as the log's average does."""
+    losses: dict[int, list[float]] = {}
+    for r in rows:
+        if r.get("ended") != "stopped" and float(r["loss"]) > 0:
+            losses.setdefault(int(r["episode"]), []).append(float(r["loss"]))
+    episodes = sorted(losses)
+    return episodes, moving_average([sum(losses[e]) / len(losses[e]) for e in episodes], SMOOTHING)
+
+
+def epsilon_limits(values: list[float]) -> tuple[float, float]:
+    """Epsilon's axis from 0 to at least its largest value, so a value at its floor is drawn as the small
+    number it is, not as a line across the middle of a panel a few thousandths high."""
+    return 0.0, max(1.0, max(values, default=1.0)) * 1.05
 
 
 def plot_run(run_dir: Path, output: Path) -> Path:
@@ -70,13 +90,19 @@ def plot_run(run_dir: Path, output: Path) -> Path:
     import numpy as np
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    rows = read_metrics(run_dir / METRICS_NAME)
     panels = (("reward", "avg_reward"), ("episode length (steps)", "avg_steps"), ("loss", "avg_loss"),
               ("epsilon", "epsilon"))
     for ax, (title, field) in zip(axes.flat, panels):
-        ax.plot(*interval_curve(stats, field), color="tab:blue", label="interval average")
+        if field == "avg_loss" and rows:  # metrics.csv has the loss at full precision; the log rounds it
+            ax.plot(*loss_curve(rows), color="tab:blue", label=f"per episode, mean of {SMOOTHING}")
+            ax.legend(fontsize="small")
+        else:
+            ax.plot(*interval_curve(stats, field), color="tab:blue", label="interval average")
         ax.set_title(title)
         ax.grid(alpha=0.3)
-    agents = per_agent(read_metrics(run_dir / METRICS_NAME))
+    axes[1, 1].set_ylim(*epsilon_limits([s.epsilon for s in stats]))
+    agents = per_agent(rows)
     if len(agents) == 1:
         [(episodes, rewards)] = agents.values()
         axes[0, 0].plot(episodes, moving_average(rewards, SMOOTHING), color="tab:orange", alpha=0.8,
@@ -90,10 +116,15 @@ def plot_run(run_dir: Path, output: Path) -> Path:
         axes[0, 0].fill_between(episodes, curves.min(0), curves.max(0), color="tab:orange", alpha=0.25,
                                 label="lowest to highest agent")
     evaluations = read_evaluations(run_dir)
-    if evaluations:
-        axes[0, 0].errorbar([e["episode"] for e in evaluations], [e["episode_reward"]["mean"] for e in evaluations],
-                            yerr=[e["episode_reward"]["std"] for e in evaluations], fmt="o", color="tab:green",
-                            capsize=3, label="greedy evaluation (mean, std)")
+    games = sorted({e.get("on", "retro") for e in evaluations})
+    for game, (color, marker, shift) in zip(games, (("tab:green", "o", -0.15), ("tab:purple", "s", 0.15))):
+        shown = [e for e in evaluations if e.get("on", "retro") == game]
+        # side by side when both games were evaluated at one checkpoint
+        offset = shift * stats[-1].episode / 50 if len(games) > 1 else 0.0
+        axes[0, 0].errorbar([e["episode"] + offset for e in shown], [e["episode_reward"]["mean"] for e in shown],
+                            yerr=[e["episode_reward"]["std"] for e in shown], fmt=marker, color=color, capsize=3,
+                            label=f"greedy evaluation on the {'JAX' if game == 'jax' else 'retro'} game "
+                                  "(mean, std)")
     axes[0, 0].legend(fontsize="small")
     for ax in axes[1]:
         ax.set_xlabel("episode")

@@ -12,7 +12,10 @@ import os
 from pathlib import Path
 
 METRICS_NAME = "metrics.csv"
-COLUMNS = ("episode", "reward", "steps", "epsilon", "loss", "steps_per_second", "training_seconds", "agent")
+COLUMNS = ("episode", "reward", "steps", "epsilon", "loss", "steps_per_second", "training_seconds", "agent",
+           "ended")
+# how an episode ended: the game ended it, it reached max_turns_per_episode, or a stop request cut it short
+ENDINGS = ("game", "turn_limit", "stopped")
 
 
 class EpisodeMetrics:
@@ -21,10 +24,11 @@ class EpisodeMetrics:
         self._rows: list[tuple] = []
 
     def add(self, episode: int, reward: float, steps: int, epsilon: float, loss: float, steps_per_second: float,
-            training_seconds: float, agent: int = 0) -> None:
-        """One finished episode (``agent``: which of ``num_seeds`` agents played it)."""
+            training_seconds: float, agent: int = 0, ended: str = "game") -> None:
+        """One finished episode (``agent``: which of ``num_seeds`` agents played it; ``ended``: one of
+        :data:`ENDINGS`)."""
         self._rows.append((episode, f"{reward:.6g}", steps, f"{epsilon:.6g}", f"{loss:.6g}",
-                           f"{steps_per_second:.1f}", f"{training_seconds:.3f}", agent))
+                           f"{steps_per_second:.1f}", f"{training_seconds:.3f}", agent, ended))
 
     def flush(self) -> None:
         if not self._rows:
@@ -65,13 +69,17 @@ class EpisodeMetrics:
 
 def _rows(text: str) -> list[list[str]]:
     """The whole rows of a metrics.csv's text, as fields: a row must end with a newline and hold every column
-    (rows written before the ``agent`` column was added get agent 0); the header and anything else is skipped."""
+    (rows written before the ``agent`` and ``ended`` columns were added get agent 0, ended by the game); the
+    header and anything else is skipped."""
     rows = []
     for line in text.splitlines(keepends=True):
         fields = line.rstrip("\n").split(",")
-        if len(fields) == len(COLUMNS) - 1:
+        if len(fields) == len(COLUMNS) - 2:
             fields.append("0")
-        if line.endswith("\n") and len(fields) == len(COLUMNS) and "\ufffd" not in line and fields[0].isdigit():
+        if len(fields) == len(COLUMNS) - 1 and fields[-1].isdigit():
+            fields.append("game")
+        if (line.endswith("\n") and len(fields) == len(COLUMNS) and "\ufffd" not in line and fields[0].isdigit()
+                and fields[-1] in ENDINGS):
             rows.append(fields)
     return rows
 

@@ -161,7 +161,8 @@ class DQNTrainer(HostCheckpoints, HoldsRun):
             if self.schedules.episode_finished(result.trained):
                 self.pipeline.set_learning_rate(self.schedules.learning_rate)
             self.run.metrics.add(episode, result.reward, result.steps, self.epsilon, result.avg_loss,
-                                 steps_per_second, self.total_training_seconds + now - interval.start)
+                                 steps_per_second, self.total_training_seconds + now - interval.start,
+                                 ended=result.ended)
             if on_episode:
                 on_episode()
             if bar is not None:

@@ -79,6 +79,8 @@ class HostActors:
             for k, i in enumerate(finished):
                 avg_loss, updates = pipeline.episode_loss()
                 stopping = stopping_now and k == len(finished) - 1
-                if end_episode(EpisodeResult(rewards[i], turns[i], avg_loss, updates > 0), stopping):
+                ended = ("turn_limit" if turns[i] >= hp["max_turns_per_episode"] else "game" if dones[i]
+                         else "stopped")
+                if end_episode(EpisodeResult(rewards[i], turns[i], avg_loss, updates > 0, ended), stopping):
                     return
                 fresh[i] = True

@@ -156,7 +156,8 @@ class CompiledCheckpoints:
                 done.append(e)
                 self.run.metrics.add(counted[e.agent], e.reward, e.length,
                                      self.epsilon if e.epsilon is None else e.epsilon, e.loss, self.rate,
-                                     self.total_training_seconds, agent=e.agent)
+                                     self.total_training_seconds, agent=e.agent,
+                                     ended="turn_limit" if e.length >= self.hp["max_turns_per_episode"] else "game")
             else:
                 self.pending.append(e)
         losses = [e.loss for e in done if e.loss > 0]

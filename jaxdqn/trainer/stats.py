@@ -12,29 +12,31 @@ class EpisodeResult(NamedTuple):
     steps: int
     avg_loss: float
     trained: bool  # at least one update was made during the episode
+    ended: str = "game"  # "game", "turn_limit" or "stopped" (a stop request cut it short): metrics.ENDINGS
 
 
 class Interval:
-    """The episodes since the last checkpoint."""
+    """The episodes since the last checkpoint. An episode a stop request cut short is counted (it has its
+    number) but left out of the averages, unless the interval holds nothing else."""
 
     def __init__(self, start: float):
         self.start = start
-        self.rewards: list[float] = []
-        self.steps: list[int] = []
-        self.losses: list[float] = []
+        self.episodes = 0
+        self.complete: list[EpisodeResult] = []
+        self.stopped: list[EpisodeResult] = []
 
     def add(self, result: EpisodeResult) -> None:
-        self.rewards.append(result.reward)
-        self.steps.append(result.steps)
-        if result.avg_loss > 0:  # as the reference: episodes without updates do not count
-            self.losses.append(result.avg_loss)
+        self.episodes += 1
+        (self.stopped if result.ended == "stopped" else self.complete).append(result)
 
     def stats(self, episode: int, epsilon: float, now: float, total_seconds: float) -> IntervalStats:
-        n = len(self.rewards)
+        counted = self.complete or self.stopped
+        n = len(counted)
+        losses = [r.avg_loss for r in counted if r.avg_loss > 0]  # as the reference: episodes without updates
         return IntervalStats(
-            episode=episode, first_episode=episode - n + 1, avg_reward=sum(self.rewards) / n,
-            avg_steps=sum(self.steps) / n, epsilon=epsilon,
-            avg_loss=sum(self.losses) / len(self.losses) if self.losses else 0.0,
+            episode=episode, first_episode=episode - self.episodes + 1, avg_reward=sum(r.reward for r in counted) / n,
+            avg_steps=sum(r.steps for r in counted) / n, epsilon=epsilon,
+            avg_loss=sum(losses) / len(losses) if losses else 0.0,
             seconds=now - self.start, total_seconds=total_seconds)
 
 

@@ -270,3 +270,50 @@ def test_an_episode_cut_at_the_turn_limit_bootstraps_and_one_the_game_ended_does
     assert lengths == [min(12, max_turns)] * 4
     ends = np.cumsum(lengths) - 1
     assert [dones[i] for i in ends] == [max_turns > 12] * 4 and sum(dones) == (4 if max_turns > 12 else 0)
+
+
+def test_each_episode_says_how_it_ended_and_a_stopped_one_is_kept_out_of_the_averages(tmp_path):
+    import contextlib
+
+    from jaxdqn.run.metrics import read_metrics
+
+    class StopDuringEpisode:
+        """A stop request that arrives mid-game in episode 4 (after the game's own and turn-limit endings)."""
+        def __init__(self, trainer):
+            self.trainer = trainer
+
+        @property
+        def requested(self):
+            return self.trainer.start_episode == 4 and self.trainer.actors.total_steps >= self.steps_before + 2
+
+        def saving(self):
+            return contextlib.nullcontext()
+
+    run = make_run(tmp_path, training_episodes=10, checkpoint_every=10, max_turns_per_episode=6)
+    with trainer_from_config(load_config(run)) as trainer:
+        stop = StopDuringEpisode(trainer)
+        stop.steps_before = 10**9
+        trainer.train(on_episode=lambda: setattr(stop, "steps_before", trainer.actors.total_steps), stop=stop)
+    rows = read_metrics(run / "metrics.csv")
+    assert [r["ended"] for r in rows][-1] == "stopped" and len(rows) == 4
+    assert {r["ended"] for r in rows[:-1]} <= {"game", "turn_limit"}
+    assert all(r["ended"] == "turn_limit" for r in rows if int(r["steps"]) >= 6)
+    [line] = parse_log(run / "training.log")
+    complete = [float(r["reward"]) for r in rows[:-1]]
+    assert line.episode == 4 and line.first_episode == 1
+    assert abs(line.avg_reward - sum(complete) / 3) < 0.051  # the log's one decimal
+
+
+def test_metrics_rows_from_before_the_ended_column_still_read_and_are_upgraded(tmp_path):
+    from jaxdqn.run.metrics import EpisodeMetrics, read_metrics
+    path = tmp_path / "metrics.csv"
+    path.write_text("episode,reward,steps,epsilon,loss,steps_per_second,training_seconds,agent\n"
+                    "1,2,3,0.9,0,10.0,0.100,0\n2,5,7,0.8,0.5,11.0,0.200,0\n")
+    assert [r["ended"] for r in read_metrics(path)] == ["game", "game"]
+    metrics = EpisodeMetrics(tmp_path)
+    metrics.drop_after(2)  # what a resume does first: the file gets today's header, no row lost
+    metrics.add(3, 1.0, 2, 0.7, 0.25, 12.0, 0.3, ended="stopped")
+    metrics.flush()
+    assert path.read_text().splitlines()[0].endswith(",agent,ended")
+    assert [(r["episode"], r["ended"]) for r in read_metrics(path)] == [("1", "game"), ("2", "game"),
+                                                                        ("3", "stopped")]
