@@ -108,10 +108,12 @@ def load_config(run_dir: str | Path, import_game: bool = True) -> RunConfig:
             import_game_module(module, game_path)
             module_ok = True
         except JaxdqnError as exc:
+            guess = getattr(exc, "guess", None)
             problems.append(Problem("game.module", f"{module!r} cannot be imported ({exc.__cause__ or exc})",
                                     "the trainer builds every episode's game from this module",
-                                    "check the spelling; for a game that is not installed set path to the "
-                                    'folder that contains it, e.g. path = "../games"'))
+                                    (f"did you mean module = {guess!r}? Or, " if guess else "check the spelling; ")
+                                    + "for a game that is not installed, set path to the folder that contains it, "
+                                    'e.g. path = "../games"'))
     meta_data = section["metadata"]
     metadata = None
     jax_game = None

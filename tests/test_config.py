@@ -21,6 +21,8 @@ BAD_CONFIGS = [
     ("missing game module", lambda t: _edit(t, 'module = "tinygame"', 'module = "no_such_game_module"'),
      "game.module"),
     ("game module absent", lambda t: _edit(t, 'module = "tinygame"\n', ""), "game.module: is missing"),
+    ("game module misspelt", lambda t: _edit(t, 'module = "tinygame"', 'module = "tinygam"'),
+     "did you mean module = 'tinygame'?"),
     ("wrong type learning_rate", lambda t: _edit(t, "learning_rate = 0.001", 'learning_rate = "fast"'),
      "training.learning_rate"),
     ("negative learning_rate", lambda t: _edit(t, "learning_rate = 0.001", "learning_rate = -1.0"),

@@ -84,11 +84,64 @@ def run_command(func, args) -> int:
         return report_unexpected(exc)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a suggestion for a misspelt option: the closest option of the command, or the
+    config.toml setting it looks like (hyperparameters are set in config.toml, not on the command line)."""
+
+    def parse_args(self, args=None, namespace=None):
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(args, namespace)
+
+    def error(self, message: str):
+        if message.startswith("unrecognized arguments:"):
+            command = _command_parser(self, getattr(self, "_argv", []))
+            hints = [hint for word in message.split(":", 1)[1].split() if word.startswith("--")
+                     for hint in [suggest_option(word, command)] if hint]
+            if hints:
+                message += "\n" + "\n".join(hints)
+        super().error(message)
+
+
+def suggest_option(word: str, parser: argparse.ArgumentParser) -> str | None:
+    """A 'did you mean' for an unknown ``--option``: an option of ``parser`` (the command's), else a
+    config.toml key."""
+    import difflib
+
+    from jaxdqn.config_schema import DISTRIBUTED_KEYS, MODEL_DEFAULTS, TRAINING_KEYS
+    from jaxdqn.errors import closest
+
+    name = word.split("=", 1)[0]
+    options = {option for action in parser._actions for option in action.option_strings if option.startswith("--")}
+    keys = {**{k: "model" for k in MODEL_DEFAULTS}, **{k: "training" for k in TRAINING_KEYS},
+            **{k: "distributed" for k in DISTRIBUTED_KEYS}}
+    as_key = name.lstrip("-").replace("-", "_")
+    option, key = closest(name, options), closest(as_key, keys)
+
+    def score(a, b):
+        return difflib.SequenceMatcher(None, a, b).ratio() if b else 0.0
+    if option and score(name, option) >= score(as_key, key):
+        return f"did you mean {option}?"
+    if key:
+        return (f"{name} looks like the setting {key!r}: settings are not options; set {key} = ... under "
+                f"[{keys[key]}] in RUN_DIR/config.toml")
+    return None
+
+
+def _command_parser(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The parser of the command ``argv`` names (``parser`` itself when it has no commands)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for word in argv:
+                if word in action.choices:
+                    return action.choices[word]
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     from jaxdqn.cli import clean, create, evaluate, info, play, plot, train
 
-    parser = argparse.ArgumentParser(prog="jaxdqn", description="Teach a DQN agent to play a retro-games game.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = Parser(prog="jaxdqn", description="Teach a DQN agent to play a retro-games game.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for module in (create, train, play, evaluate, plot, info, clean):
         module.add_parser(sub)
     return parser

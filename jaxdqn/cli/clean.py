@@ -45,7 +45,8 @@ def run(args) -> int:
         return 0
     if not os.access(run_dir, os.W_OK | os.X_OK):
         raise JaxdqnError(f"cannot remove anything in {run_dir}: this user may not write there. Nothing was removed.")
-    with RunLock(run_dir).acquire(doing="cleans or trains"):
+    lock = RunLock(run_dir).acquire(doing="cleans or trains")
+    try:
         print(f"This removes from {run_dir} (config.toml stays):")
         for p in found:
             if p.name == "checkpoints":
@@ -73,5 +74,8 @@ def run(args) -> int:
         shutil.rmtree(trash, ignore_errors=True)
         if trash.exists():
             print(f"Some files could not be deleted; they are in {trash}.", file=sys.stderr)
+        lock.release(remove=True)  # a cleaned run has no trace of training left
+    finally:
+        lock.release()
     print(f"Cleaned. Start fresh with: jaxdqn train {run_dir}")
     return 0

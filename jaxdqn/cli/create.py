@@ -31,7 +31,8 @@ def add_parser(sub) -> None:
                        description="Read the game's [tool.retro-gamer] metadata (or jaxdqn's built-in metadata for "
                                    "retro.examples.snake), measure its board and write RUN_DIR/config.toml with "
                                    "every hyperparameter and its default. Checks every value first, and never "
-                                   "overwrites an existing config.toml. " + RUNS_GAME_CODE)
+                                   "overwrites an existing config.toml. This command imports GAME and runs its "
+                                   "code.")
     p.add_argument("game", metavar="GAME",
                    help="a .py file, a package directory, or a module name (retro.examples.snake)")
     p.add_argument("run_dir", metavar="RUN_DIR", help="the run directory to create, e.g. runs/nav")

@@ -50,7 +50,8 @@ def run(args) -> int:
          + (f", from {game['path']}" if game.get("path") else ""))
     meta = config.metadata
     if meta is None:
-        _row("Metadata", "from the game's pyproject.toml (not read here: info never imports the game)")
+        _row("Metadata", "the game's own, from its pyproject.toml or, for a game written in JAX, its metadata "
+             "attribute (not read here: info never imports the game)")
     else:
         _row("Actions", ", ".join(meta.actions) + " + no-op")
         _row("Reward", f"the change of state[{meta.reward!r}] each turn")

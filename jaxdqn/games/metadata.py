@@ -179,7 +179,9 @@ def import_game_module(module_name: str, path: str | None = None):
     except ModuleNotFoundError as exc:
         guess = _closest_module(module_name) if exc.name and module_name.startswith(exc.name) else None
         hint = f"; did you mean {guess!r}?" if guess else ""
-        raise JaxdqnError(f"cannot import game module {module_name!r}: {exc}{hint}") from exc
+        error = JaxdqnError(f"cannot import game module {module_name!r}: {exc}{hint}")
+        error.guess = guess  # for messages that put it in their own words
+        raise error from exc
     except Exception as exc:  # noqa: BLE001 - any import failure is the user's module, explain it
         raise JaxdqnError(f"cannot import game module {module_name!r}: {exc}") from exc
     except SystemExit as exc:

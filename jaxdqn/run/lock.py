@@ -51,23 +51,43 @@ class RunLock:
         """Take the lock or raise :class:`RunLocked` naming the process that holds it."""
         if self._fd is not None or fcntl is None:
             return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise RunLocked(
-                f"{self.run_dir} is in use: a trainer is running there ({_holder(self.path)}). Only one process "
-                f"{doing} a run at a time. Wait for it to finish, or stop it with Ctrl+C in its terminal "
-                "(it saves a checkpoint), then run this again.") from None
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise self._held(doing) from None
+            if self._still_there(fd):
+                break
+            os.close(fd)  # the holder removed the file as we opened it (release(remove=True)): take the new one
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()} {socket.gethostname()} {time.time():.0f}\n".encode())
         self._fd = fd
         return self
 
-    def release(self) -> None:
+    def _still_there(self, fd: int) -> bool:
+        try:
+            return os.stat(self.path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            return False
+
+    def _held(self, doing: str) -> RunLocked:
+        return RunLocked(
+                f"{self.run_dir} is in use: a trainer is running there ({_holder(self.path)}). Only one process "
+                f"{doing} a run at a time. Wait for it to finish, or stop it with Ctrl+C in its terminal "
+                "(it saves a checkpoint), then run this again.")
+
+    def release(self, remove: bool = False) -> None:
+        """Drop the lock; ``remove``: also remove the lock file (``clean`` leaves no trace of training). Safe
+        while others try to take it: a taker checks that the file it locked is still the one in the directory."""
         if self._fd is not None:
-            os.close(self._fd)  # closing drops the flock; the file stays (removing it would race)
+            if remove:
+                try:
+                    self.path.unlink()
+                except FileNotFoundError:
+                    pass
+            os.close(self._fd)  # closing drops the flock
             self._fd = None
 
     def __enter__(self) -> RunLock:

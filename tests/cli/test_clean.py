@@ -18,6 +18,7 @@ def test_clean_removes_what_training_made_and_keeps_config(tmp_path, cli):
     assert code == 0 and "checkpoints/ep_0005/" in out and "training.log" in out and "training.png" in out
     assert not (run / "checkpoints").exists() and not made & {p.name for p in run.iterdir()}
     assert (run / "config.toml").exists() and not [p for p in run.iterdir() if p.name.startswith(".removing")]
+    assert not (run / ".train.lock").exists()  # no trace of training left
     assert cli("clean", run, "--yes")[1].startswith("Nothing to clean")
 
 

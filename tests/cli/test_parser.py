@@ -32,7 +32,8 @@ def test_help_says_whether_a_command_runs_the_games_code(command, runs_code, cap
     with pytest.raises(SystemExit):
         main([command, "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert ("imports the game named in config.toml and runs its code" in text) == runs_code
+    says = "imports GAME and runs its code" if command == "create" else "imports the game named in config.toml"
+    assert (says in text) == runs_code
     assert ("never imports or runs the game's code" in text) == (not runs_code)
 
 
@@ -50,3 +51,16 @@ def test_the_help_is_quick_because_jax_is_not_imported():
     code = "import sys; from jaxdqn.cli import build_parser; build_parser(); print('jax' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "RUN", "--checkpont", "ep_0100"], "did you mean --checkpoint?"),
+    (["train", "RUN", "--learnig-rate", "3"], "--learnig-rate looks like the setting 'learning_rate': settings are "
+                                              "not options; set learning_rate = ... under [training]"),
+    (["eval", "RUN", "--hidden-size", "3"], "under [model]"),
+])
+def test_a_misspelt_option_gets_a_suggestion(argv, words, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert words in " ".join(capsys.readouterr().err.split())

@@ -27,3 +27,22 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
     assert (tmp_path / LOCK_NAME).read_text().split()[0] != str(os.getpid())  # its pid is still written
     with RunLock(tmp_path):
         assert (tmp_path / LOCK_NAME).read_text().split()[0] == str(os.getpid())
+
+
+def test_a_lock_removed_by_its_holder_is_never_held_twice(tmp_path, monkeypatch):
+    holder = RunLock(tmp_path).acquire()
+    opened = os.open
+
+    def racing(path, *args):  # the taker opens the old file, then the holder removes it and lets go
+        fd = opened(path, *args)
+        if str(path).endswith(LOCK_NAME) and holder._fd is not None:
+            holder.release(remove=True)
+        return fd
+    monkeypatch.setattr(os, "open", racing)
+    taker = RunLock(tmp_path).acquire()
+    monkeypatch.undo()
+    assert (tmp_path / LOCK_NAME).exists()
+    with pytest.raises(RunLocked):  # the file in the directory is the one the taker holds
+        RunLock(tmp_path).acquire()
+    taker.release(remove=True)
+    assert not (tmp_path / LOCK_NAME).exists()

@@ -40,4 +40,19 @@ def test_rows_written_before_the_agent_column_are_kept_as_agent_0(tmp_path):
                             "1,2.5,10,0.9,0.1,100.0,0.5\n2,3.5,10,0.9,0.1,100.0,1.0\n")
     assert [r["agent"] for r in read_metrics(metrics.path)] == ["0", "0"]
     assert metrics.drop_after(1) == 1
-    assert read_metrics(metrics.path) == [dict(zip(COLUMNS, ["1", "2.5", "10", "0.9", "0.1", "100.0", "0.5", "0"]))]
+    assert read_metrics(metrics.path) == [dict(zip(COLUMNS, ["1", "2.5", "10", "0.9", "0.1", "100.0", "0.5", "0",
+                                                             "game"]))]
+
+
+def test_metrics_rows_from_before_the_ended_column_still_read_and_are_upgraded(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("episode,reward,steps,epsilon,loss,steps_per_second,training_seconds,agent\n"
+                    "1,2,3,0.9,0,10.0,0.100,0\n2,5,7,0.8,0.5,11.0,0.200,0\n")
+    assert [r["ended"] for r in read_metrics(path)] == ["game", "game"]
+    metrics = EpisodeMetrics(tmp_path)
+    metrics.drop_after(2)  # what a resume does first: the file gets today's header, no row lost
+    metrics.add(3, 1.0, 2, 0.7, 0.25, 12.0, 0.3, ended="stopped")
+    metrics.flush()
+    assert path.read_text().splitlines()[0].endswith(",agent,ended")
+    assert [(r["episode"], r["ended"]) for r in read_metrics(path)] == [("1", "game"), ("2", "game"),
+                                                                        ("3", "stopped")]

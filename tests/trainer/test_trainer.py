@@ -303,17 +303,3 @@ def test_each_episode_says_how_it_ended_and_a_stopped_one_is_kept_out_of_the_ave
     assert line.episode == 4 and line.first_episode == 1
     assert abs(line.avg_reward - sum(complete) / 3) < 0.051  # the log's one decimal
 
-
-def test_metrics_rows_from_before_the_ended_column_still_read_and_are_upgraded(tmp_path):
-    from jaxdqn.run.metrics import EpisodeMetrics, read_metrics
-    path = tmp_path / "metrics.csv"
-    path.write_text("episode,reward,steps,epsilon,loss,steps_per_second,training_seconds,agent\n"
-                    "1,2,3,0.9,0,10.0,0.100,0\n2,5,7,0.8,0.5,11.0,0.200,0\n")
-    assert [r["ended"] for r in read_metrics(path)] == ["game", "game"]
-    metrics = EpisodeMetrics(tmp_path)
-    metrics.drop_after(2)  # what a resume does first: the file gets today's header, no row lost
-    metrics.add(3, 1.0, 2, 0.7, 0.25, 12.0, 0.3, ended="stopped")
-    metrics.flush()
-    assert path.read_text().splitlines()[0].endswith(",agent,ended")
-    assert [(r["episode"], r["ended"]) for r in read_metrics(path)] == [("1", "game"), ("2", "game"),
-                                                                        ("3", "stopped")]
