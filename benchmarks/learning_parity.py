@@ -12,7 +12,8 @@ them); ``report`` prints the table (peak 100-episode average, means over episode
 intervals. The reference side runs ``reference_probe.py curve`` under a Python that has torch and
 retro-gamer, one thread per seed, ``--jobs`` seeds at a time. The compiled side trains all its seeds
 in one program (``make_train`` vmapped over keys) on the JAX snake, which sees the snake's body ``*``
-(its character set is fixed); the other two discover their character sets by random play.
+(its character set is fixed); the other two take their character sets from random play, as the
+reference discovers them.
 """
 from __future__ import annotations
 
@@ -36,14 +37,20 @@ T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8
 
 
 def host_curve(seed: int, episodes: int) -> dict:
+    import random
+
     from retro.examples.snake import create_game
 
     from encoding import SNAKE_ACTIONS
+    from jaxdqn.games.encoding import discover_character_set
     from jaxdqn.games.metadata import GameMetadata
     from jaxdqn.trainer import DQNTrainer
     curve = []
+    # the reference's discovery: random play only (jaxdqn's own also reads the agents' characters from the
+    # game's code, which adds the snake's body *)
+    characters = discover_character_set(create_game, SNAKE_ACTIONS, 200, random.Random(seed), from_source=False)
     with tempfile.TemporaryDirectory() as run_dir:
-        with DQNTrainer(create_game, GameMetadata(SNAKE_ACTIONS, "reward"), run_dir,
+        with DQNTrainer(create_game, GameMetadata(SNAKE_ACTIONS, "reward", character_set=characters), run_dir,
                         {"observe_state": ["apple_dx", "apple_dy"]}, training_episodes=episodes, seed=seed) as trainer:
             trainer.train(on_checkpoint=lambda stats: curve.append(stats["avg_reward"]))
             characters = trainer.metadata.character_set

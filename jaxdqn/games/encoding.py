@@ -71,6 +71,8 @@ class ObservationEncoder:
 
     def __post_init__(self):
         self.unknown_seen: dict[str, int] = {}  # characters outside character_set met so far, and how often
+        # ... met only on a game's last frame, which no action is chosen from (nav's wreck): harmless
+        self.unknown_on_last_frame: dict[str, int] = {}
         self._codes = {ch: i + 1 for i, ch in enumerate(self.character_set)}
         self._off_board = len(self.character_set) + 1
         self._num_extras = (self.observation_size if self.observation_function is not None
@@ -110,13 +112,14 @@ class ObservationEncoder:
         return Observation(np.zeros(self.board_shape, np.uint8), np.zeros((self.num_extras,), np.float32))
 
     # --- encoding ----------------------------------------------------------------------------
-    def encode(self, game) -> Observation:
+    def encode(self, game, last_frame: bool = False) -> Observation:
+        """The observation of ``game`` now; ``last_frame``: the game just ended (no action is chosen from it)."""
         if self.observation_function is not None:
             return Observation(np.zeros((0, 0), np.uint8), self._custom(game))
-        board = self._board(game) if self.uses_board else np.zeros((0, 0), np.uint8)
+        board = self._board(game, last_frame) if self.uses_board else np.zeros((0, 0), np.uint8)
         return Observation(board, self._extras(game.state))
 
-    def _board(self, game) -> np.ndarray:
+    def _board(self, game, last_frame: bool = False) -> np.ndarray:
         width, height = game.board_size
         if not self.egocentric and (width, height) != tuple(self.board_size):
             raise JaxdqnError(
@@ -131,7 +134,8 @@ class ObservationEncoder:
                 if ch == " ":
                     continue
                 if self.unknown_character_strategy == "ignore":
-                    self.unknown_seen[ch] = self.unknown_seen.get(ch, 0) + 1
+                    counts = self.unknown_on_last_frame if last_frame else self.unknown_seen
+                    counts[ch] = counts.get(ch, 0) + 1
                     continue
                 raise UnknownCharacterError(
                     f"the board shows {ch!r} at {(x, y)}, which is not in character_set {self.character_set}. "
@@ -215,8 +219,11 @@ def start_game(factory: Callable, headless_view: bool = False):
 
 
 def discover_character_set(factory: Callable, actions: list[str], turns: int,
-                           rng: random.Random | None = None) -> list[str]:
-    """Play ``turns`` random turns (restarting finished games) and return the characters seen, sorted."""
+                           rng: random.Random | None = None, from_source: bool = True) -> list[str]:
+    """Play ``turns`` random turns (restarting finished games) and return the characters seen, sorted, with
+    those the game's code gives its agents (:func:`agent_characters`): random play rarely shows what a
+    good player makes happen, such as a long snake's body. ``from_source=False``: random play only, as the
+    reference discovers them."""
     rng = rng or random.Random()
     choices = list(actions) + [None]
     seen: set[str] = set()
@@ -228,8 +235,41 @@ def discover_character_set(factory: Callable, actions: list[str], turns: int,
         if not game.playing:
             game = start_game(factory)
     seen.update(ch for _, ch in board_characters(game))
+    if from_source:
+        seen.update(agent_characters(game))
     seen.discard(" ")
     return sorted(seen)
+
+
+def agent_characters(game) -> set[str]:
+    """The one-character strings the game's code assigns to a ``character`` (a class attribute such as
+    ``character = '*'``, or ``self.character = '>'``), read from the source of the modules that define the
+    game and its agents. Nothing is run; a module without readable source gives nothing."""
+    import ast
+    import inspect
+    import sys
+
+    modules = {type(game).__module__, *(type(agent).__module__ for agent in getattr(game, "agents", []))}
+    found: set[str] = set()
+    for name in modules:
+        module = sys.modules.get(name)
+        if module is None or name == "builtins" or name.startswith("retro.") and not name.startswith("retro.examples."):
+            continue  # the framework's own modules define no game's characters
+        try:
+            tree = ast.parse(inspect.getsource(module))
+        except (OSError, TypeError, SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                node, ast.AnnAssign) else []
+            value = getattr(node, "value", None)
+            if not (isinstance(value, ast.Constant) and isinstance(value.value, str) and len(value.value) == 1
+                    and value.value.isprintable()):
+                continue
+            if any(isinstance(t, ast.Name) and t.id == "character" or isinstance(t, ast.Attribute)
+                   and t.attr == "character" for t in targets):
+                found.add(value.value)
+    return found
 
 
 def discover_observe_state_sizes(state, keys: list[str]) -> dict[str, int]:

@@ -40,7 +40,8 @@ class GameEnv:
         self.game.step()
         value = self._reward_value()
         reward, self._last_reward = value - self._last_reward, value
-        return self.encoder.encode(self.game), reward, not self.game.playing
+        done = not self.game.playing
+        return self.encoder.encode(self.game, last_frame=done), reward, done
 
     def _reward_value(self) -> float:
         state = self.game.state

@@ -76,6 +76,7 @@ class DQNTrainer(HostCheckpoints, HoldsRun):
         encoder = self.parts.game.encoder
         occupied = int((encoder.encode(start_game(game_factory)).board > 0).sum()) if encoder.uses_board else 0
         encoder.unknown_seen.clear()  # count what training meets, not this measurement
+        encoder.unknown_on_last_frame.clear()
         self.device_choice = select_device(self.hp["device"])
         self.device = self.device_choice.device
         # before allocating; many games are many Python objects, measured on a few first
@@ -95,6 +96,7 @@ class DQNTrainer(HostCheckpoints, HoldsRun):
         self._resumed_from: str | None = None
         self.compile_seconds: float | None = None  # the first update's compile time, as last measured
         self._warned_characters: set[str] = set()
+        self._noted_last_frame: set[str] = set()
 
     # ------------------------------------------------------------------ schedules and counters
     @property
@@ -190,12 +192,19 @@ class DQNTrainer(HostCheckpoints, HoldsRun):
                 self.pipeline.compiling = contextlib.nullcontext
 
     def _warn_unknown_characters(self) -> None:
-        """A board character outside character_set is ignored: say so once per character, in the log."""
-        unknown = self.parts.game.encoder.unknown_seen
-        for ch in sorted(set(unknown) - self._warned_characters):
-            self.log.write(f"[WARN] character {ch!r} is not in character_set; it is ignored: add it to "
-                           f"character_set in {CONFIG_NAME} and start fresh (jaxdqn clean {self.run_dir})")
+        """A board character outside character_set is ignored: say so once per character, in the log; one
+        met only on a game's last frame (no action is chosen from it, and its value is not bootstrapped) is
+        harmless, and said to be."""
+        encoder = self.parts.game.encoder
+        for ch in sorted(set(encoder.unknown_seen) - self._warned_characters):
+            self.log.write(f"[WARN] character {ch!r} is not in character_set, so the network does not see it "
+                           f"while it plays: add it to character_set in {CONFIG_NAME} and start fresh (jaxdqn clean "
+                           f"{self.run_dir})")
             self._warned_characters.add(ch)
+        for ch in sorted(set(encoder.unknown_on_last_frame) - set(encoder.unknown_seen) - self._noted_last_frame):
+            self.log.write(f"[NOTE] character {ch!r} is not in character_set but has only appeared on a game's last "
+                           "frame, which no action is chosen from: ignoring it is harmless")
+            self._noted_last_frame.add(ch)
 
     def _start_session(self) -> None:
         from jaxdqn.architecture import describe

@@ -52,9 +52,14 @@ class HostCheckpoints:
         self.actors.total_steps = int(meta["total_steps"])
         self.total_training_seconds = float(meta["total_training_seconds"])
         self.compile_seconds = meta.get("compile_seconds")
-        unknown = meta.get("unknown_characters") or {}
-        self.parts.game.encoder.unknown_seen.update(unknown)  # counted on, and warned about once per run
-        self._warned_characters = set(unknown)
+        # counted on, and warned about (or noted) once per run
+        unknown, last_frame = meta.get("unknown_characters") or {}, meta.get("unknown_on_last_frame") or {}
+        encoder = self.parts.game.encoder
+        encoder.unknown_on_last_frame.update(last_frame)
+        encoder.unknown_seen.update({ch: n - last_frame.get(ch, 0) for ch, n in unknown.items()
+                                     if n > last_frame.get(ch, 0)})
+        self._warned_characters = set(encoder.unknown_seen)
+        self._noted_last_frame = set(last_frame)
         self.start_episode = int(meta["episode"]) + 1
         self.schedules.load(meta, saved_hp)
         self.randomness.load(meta)
@@ -65,6 +70,15 @@ class HostCheckpoints:
         pipeline.set_learning_rate(self.schedules.learning_rate)
         self._resumed_from = name
 
+    def _unknown_characters(self) -> dict:
+        """For the checkpoint: how often each character outside character_set was met (``info`` shows it),
+        and how often on a game's last frame."""
+        encoder = self.parts.game.encoder
+        total = dict(encoder.unknown_seen)
+        for ch, n in encoder.unknown_on_last_frame.items():
+            total[ch] = total.get(ch, 0) + n
+        return {"unknown_characters": total, "unknown_on_last_frame": dict(encoder.unknown_on_last_frame)}
+
     def _save(self, episode: int, log_line: str) -> None:
         """Checkpoint ``episode``; its training.log line is written just before it becomes visible."""
         if not self.pipeline.params_finite():
@@ -72,5 +86,5 @@ class HostCheckpoints:
         replay = self.pipeline.replay_for_saving() if self.hp["save_replay_buffer"] else None
         meta = {**self.schedules.state(), **self.randomness.state(), "buffer_items": self.pipeline.buffer_items,
                 "rows_width": self.pipeline.rows_width,
-                "unknown_characters": dict(self.parts.game.encoder.unknown_seen)}
+                **self._unknown_characters()}
         self._save_checkpoint(episode, self.pipeline.state(), meta, replay, log_line)

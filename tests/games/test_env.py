@@ -43,3 +43,31 @@ def test_wrong_reward_key_is_explained():
     encoder, _ = build_encoder(factory, meta, {})
     with pytest.raises(JaxdqnError, match=r"reward = 'score'.*'points'"):
         GameEnv(factory, meta.actions, "score", encoder).reset()
+
+
+def test_a_character_met_only_on_a_games_last_frame_is_counted_apart():
+    import dataclasses
+
+    from runs import TINYGAME
+    meta, _ = load_pyproject_metadata("tinygame", str(TINYGAME))
+    meta = dataclasses.replace(meta, character_set=["A", "B", "C"])  # the player's P is unknown
+    factory = game_factory("tinygame", meta.factory, str(TINYGAME))
+    encoder, _ = build_encoder(factory, meta, {"observe_state": ["where"]})
+    env = GameEnv(factory, meta.actions, meta.reward, encoder)
+    env.reset()
+    done = False
+    while not done:
+        _, _, done = env.step(0)
+    assert encoder.unknown_seen == {"P": 12} and encoder.unknown_on_last_frame == {"P": 1}  # reset + 11, the last
+
+
+def test_discovery_finds_the_characters_the_games_code_gives_its_agents():
+    import random
+
+    from retro.examples.snake import create_game
+
+    from jaxdqn.games.encoding import agent_characters, discover_character_set, start_game
+    assert agent_characters(start_game(create_game)) == {"@", "v", ">", "^", "<", "*"}  # * is the body
+    actions = ["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"]
+    assert "*" in discover_character_set(create_game, actions, 5, random.Random(0))
+    assert "*" not in discover_character_set(create_game, actions, 5, random.Random(0), from_source=False)

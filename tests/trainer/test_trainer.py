@@ -243,7 +243,7 @@ def test_a_character_missing_from_the_set_is_warned_about_once_and_counted(tmp_p
     run = make_run(tmp_path, text, training_episodes=20)
     trained(run)
     log = (run / "training.log").read_text()
-    assert log.count("[WARN] character 'P' is not in character_set; it is ignored") == 1
+    assert log.count("[WARN] character 'P' is not in character_set, so the network does not see it") == 1
     meta = Checkpoints(run / "checkpoints").read_meta(20)
     assert meta["unknown_characters"] == {"P": 20 * 13}  # the player, on every board of 20 episodes
     (run / "config.toml").write_text((run / "config.toml").read_text().replace("training_episodes = 20",
@@ -303,3 +303,25 @@ def test_each_episode_says_how_it_ended_and_a_stopped_one_is_kept_out_of_the_ave
     assert line.episode == 4 and line.first_episode == 1
     assert abs(line.avg_reward - sum(complete) / 3) < 0.051  # the log's one decimal
 
+
+
+def test_a_character_only_on_a_games_last_frame_gets_a_note_not_a_warning(tmp_path):
+    from runs import TINYGAME
+    game = tmp_path / "wreckgame"
+    game.mkdir()
+    source = (TINYGAME / "tinygame.py").read_text().replace('''        if game.state["ticks"] >= TURNS:
+            game.end()''', '''        if game.state["ticks"] >= TURNS:
+            wreck = Player()
+            wreck.name, wreck.character, wreck.position = "wreck", "*", (5, 0)
+            game.add_agent(wreck)  # drawn on the last frame only, as nav's wrecked ship
+            game.end()''')
+    assert "wreck" in source
+    (game / "wreckgame.py").write_text(source)  # its own name: tinygame itself may be imported already
+    (game / "pyproject.toml").write_text((TINYGAME / "pyproject.toml").read_text().replace("tinygame", "wreckgame"))
+    text = TINY_CONFIG.replace(TINYGAME.as_posix(), game.as_posix()).replace('"tinygame', '"wreckgame').replace(
+        "[metadata]\n", '[metadata]\ncharacter_set = ["A", "B", "C", "P"]\n')
+    run = make_run(tmp_path, text, training_episodes=3, checkpoint_every=3)
+    trained(run)
+    log = (run / "training.log").read_text()
+    assert "[WARN]" not in log
+    assert log.count("[NOTE] character '*' is not in character_set but has only appeared on a game's last frame") == 1
