@@ -37,6 +37,7 @@ TRAINING_KEYS: dict[str, tuple[Any, str]] = {
     "double_dqn": (False, "Double DQN targets (the online network picks the next action)"),
     "device": ("auto", "auto (metal, then cuda, then cpu), cpu, cuda or metal; $JAXDQN_DEVICE overrides"),
     "save_replay_buffer": (False, "also checkpoint the replay buffer, so a resumed run continues exactly"),
+    "tensorboard": (False, "also write TensorBoard event files to RUN_DIR/tensorboard (needs tensorboardX)"),
     "keep_checkpoints": (5, "how many of the newest checkpoints to keep"),
     "checkpoint_every": (100, "episodes between checkpoints (and lines in training.log)"),
     "num_envs": (1, "games played in lockstep with one batched action choice per step; 1 = the reference"),
@@ -90,7 +91,7 @@ def validate_training(training: dict) -> list[Problem]:
     if not (is_int(hp["exploration_turns"]) and hp["exploration_turns"] >= 0):
         bad("exploration_turns", f"{hp['exploration_turns']!r} is not a whole number >= 0",
             TRAINING_KEYS["exploration_turns"][1], "exploration_turns = 200")
-    for key in ("prioritize_experiences", "double_dqn", "save_replay_buffer"):
+    for key in ("prioritize_experiences", "double_dqn", "save_replay_buffer", "tensorboard"):
         if not isinstance(hp[key], bool):
             bad(key, f"{hp[key]!r} is not true or false", TRAINING_KEYS[key][1],
                 f"{key} = {str(TRAINING_DEFAULTS[key]).lower()}")

@@ -25,9 +25,10 @@ def targets(run_dir: Path) -> list[Path]:
     from jaxdqn.cli.plot import PLOT_NAMES
     from jaxdqn.run.log import LOG_NAME
     from jaxdqn.run.metrics import METRICS_NAME
+    from jaxdqn.run.tensorboard import TENSORBOARD_DIR
 
     found = [run_dir / "checkpoints"] if (run_dir / "checkpoints").exists() else []
-    for name in (LOG_NAME, METRICS_NAME, EVALUATIONS_NAME, *PLOT_NAMES):
+    for name in (LOG_NAME, METRICS_NAME, EVALUATIONS_NAME, TENSORBOARD_DIR, *PLOT_NAMES):
         if (run_dir / name).exists():
             found.append(run_dir / name)
     return found

@@ -88,7 +88,8 @@ def evaluate_jax(policy, episodes: int, seed: int, max_turns: int) -> list:
 
 
 def record(run_dir: Path, result: dict) -> Path | None:
-    """Add the evaluation's summary to RUN_DIR/evaluations.jsonl (None when the directory is read-only)."""
+    """Add the evaluation's summary to RUN_DIR/evaluations.jsonl, and to the TensorBoard events with
+    ``[training] tensorboard = true`` (None when the directory is read-only)."""
     path = Path(run_dir) / EVALUATIONS_NAME
     if not os.access(run_dir, os.W_OK):
         return None
@@ -96,6 +97,10 @@ def record(run_dir: Path, result: dict) -> Path | None:
     entry["time"] = time.strftime("%Y-%m-%d %H:%M:%S")
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(entry) + "\n")
+    from jaxdqn.config import load_config
+    if load_config(run_dir, import_game=False).training["tensorboard"]:
+        from jaxdqn.run.tensorboard import record_evaluation
+        record_evaluation(run_dir, result)
     return path
 
 

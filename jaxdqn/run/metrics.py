@@ -22,6 +22,7 @@ class EpisodeMetrics:
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / METRICS_NAME
         self._rows: list[tuple] = []
+        self.listeners: list = []  # called with the rows of each flush (TensorBoard's event files)
 
     def add(self, episode: int, reward: float, steps: int, epsilon: float, loss: float, steps_per_second: float,
             training_seconds: float, agent: int = 0, ended: str = "game") -> None:
@@ -43,6 +44,8 @@ class EpisodeMetrics:
             f.write(buffer.getvalue())
             f.flush()
             os.fsync(f.fileno())
+        for listener in self.listeners:
+            listener(self._rows)
         self._rows = []
 
     def drop_after(self, episode: int) -> int:

@@ -295,6 +295,8 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
 
     def _start_session(self) -> None:
         from jaxdqn.architecture import describe
+        if self.hp["tensorboard"]:
+            self.run.open_tensorboard(self.start_episode)
         self.run.write_config(self.parts, self.parts.game.factory)  # after resume's checks passed
         network = self.parts.network
         header = [describe(self.spec, self.metadata.actions, network, source=network_identity(network)),

@@ -23,6 +23,7 @@ from jaxdqn.run.checkpoints import Checkpoints, DamagedCheckpoint, checkpoint_na
 from jaxdqn.run.lock import RunLock
 from jaxdqn.run.log import LOG_NAME, TrainingLog
 from jaxdqn.run.metrics import EpisodeMetrics
+from jaxdqn.run.tensorboard import TensorBoardEvents
 from jaxdqn.run.state import REPLAY_LAYOUT
 
 
@@ -79,6 +80,15 @@ class RunDirectory:
                                        barrier=barrier)
         self.notes: list[str] = self.checkpoints.recover(self.log.checkpoint_episodes()) if primary else []
         self.skipped: list[DamagedCheckpoint] = []  # newer checkpoints a resume passed over as damaged
+        self.tensorboard: TensorBoardEvents | None = None
+
+    def open_tensorboard(self, first_episode: int) -> None:
+        """TensorBoard event files for the session that starts at ``first_episode`` (``[training]
+        tensorboard``), fed the rows metrics.csv gets."""
+        if not self.primary or self.tensorboard is not None:
+            return
+        self.tensorboard = TensorBoardEvents(self.path, first_episode)
+        self.metrics.listeners.append(self.tensorboard.episodes)
 
     def write_config(self, parts, factory) -> None:
         """Record measured values in config.toml, or write a whole one when the Python API made this run."""
@@ -196,6 +206,8 @@ class RunDirectory:
             "per step (scale the game's reward down to roughly -10..+50 per step).")
 
     def close(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
         self.lock.release()
 
 
@@ -267,6 +279,8 @@ class HoldsRun:
 
         def before_commit():
             self.run.metrics.flush()
+            if self.run.tensorboard is not None:
+                self.run.tensorboard.checkpoint(episode, meta.get("learning_rate"), self.hp.get("num_seeds", 1))
             self.log.write(log_line)
 
         self.checkpoints.save(episode, state, meta, replay, before_commit, extras=extras)
