@@ -29,6 +29,8 @@ def add_parser(sub) -> None:
     p.add_argument("--on", choices=("retro", "jax"), default="retro",
                    help="for a run of a game written in JAX: play its retro counterpart (one game at a time, "
                         "as in the terminal) or the JAX game itself (all episodes at once) [retro]")
+    p.add_argument("--record", metavar="DIR",
+                   help="also write each episode as an asciinema cast, DIR/ep_0001.cast, ... (the retro game)")
     p.set_defaults(func=run)
 
 
@@ -38,9 +40,10 @@ def summary(values: list[float]) -> dict:
 
 
 def evaluate(run_dir, episodes: int, checkpoint: str | None = None, seed: int | None = None,
-             max_turns: int | None = None, on: str = "retro") -> dict:
+             max_turns: int | None = None, on: str = "retro", record: str | Path | None = None) -> dict:
     """Greedy play (no exploration) for ``episodes`` episodes: per-episode results and their statistics.
-    ``on = "jax"`` plays a JAX game itself, every episode at once, instead of its retro counterpart."""
+    ``on = "jax"`` plays a JAX game itself, every episode at once, instead of its retro counterpart;
+    ``record``: a folder for each episode's asciinema cast (the retro game only)."""
     import random
 
     from jaxdqn.episodes import run_episode
@@ -50,6 +53,11 @@ def evaluate(run_dir, episodes: int, checkpoint: str | None = None, seed: int | 
         raise JaxdqnError(f"--episodes {episodes}: give a positive number of episodes")
     policy = TrainedPolicy(run_dir, checkpoint)
     limit = max_turns or policy.config.training["max_turns_per_episode"]
+    if on == "jax" and record is not None:
+        raise JaxdqnError("--record draws the retro game one turn at a time: leave --on jax out to record")
+    if record is not None and any(Path(record).glob("ep_*.cast")):
+        raise JaxdqnError(f"--record {record}: that folder already holds recordings, which are never overwritten; "
+                          "give a new folder")
     if on == "jax":
         if policy.config.jax_game is None:
             raise JaxdqnError(f"--on jax needs a game written in JAX; {run_dir} trains "
@@ -59,7 +67,10 @@ def evaluate(run_dir, episodes: int, checkpoint: str | None = None, seed: int | 
         if seed is not None:
             random.seed(seed)
         env = policy.env()
-        outcomes = [run_episode(env, policy.greedy, limit) for _ in range(episodes)]
+        if record is None:
+            outcomes = [run_episode(env, policy.greedy, limit) for _ in range(episodes)]
+        else:
+            outcomes = _recorded(env, policy, episodes, limit, Path(record))
     rewards = [o.reward for o in outcomes]
     finals = [o.final_value for o in outcomes]
     result = {"run_dir": str(run_dir), "checkpoint": policy.checkpoint, "episode": policy.episode,
@@ -85,6 +96,17 @@ def evaluate_jax(policy, episodes: int, seed: int, max_turns: int) -> list:
     evaluate = jax.jit(make_evaluate(game, policy.parts.network, 0, episodes, max_turns))
     rewards, lengths = (np.asarray(x) for x in evaluate(policy.params, jax.random.PRNGKey(seed)))
     return [EpisodeOutcome(float(r), int(n), float(r), bool(n < max_turns)) for r, n in zip(rewards, lengths)]
+
+
+def _recorded(env, policy, episodes: int, limit: int, folder: Path) -> list:
+    from jaxdqn.games.recording import CastRecorder, record_episode
+    outcomes = []
+    for i in range(1, episodes + 1):
+        recorder = CastRecorder(f"{policy.config.game['module']}, {policy.checkpoint}, greedy episode {i}",
+                                framerate=12)
+        outcomes.append(record_episode(env, policy.greedy, recorder, limit, f"{policy.checkpoint} episode {i}"))
+        recorder.write(folder / f"ep_{i:04d}.cast")
+    return outcomes
 
 
 def record(run_dir: Path, result: dict) -> Path | None:
@@ -118,7 +140,7 @@ def read_evaluations(run_dir: Path) -> list[dict]:
 
 
 def run(args) -> int:
-    result = evaluate(args.run_dir, args.episodes, args.checkpoint, args.seed, args.max_turns, args.on)
+    result = evaluate(args.run_dir, args.episodes, args.checkpoint, args.seed, args.max_turns, args.on, args.record)
     record(Path(args.run_dir), result)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -132,4 +154,6 @@ def run(args) -> int:
     for label, key in rows:
         s = result[key]
         print(f"  {label:<19} mean {s['mean']:9.2f}  std {s['std']:8.2f}  min {s['min']:9.2f}  max {s['max']:9.2f}")
+    if args.record:
+        print(f"Recorded {args.episodes} episode(s) in {args.record} (asciinema play {args.record}/ep_0001.cast)")
     return 0

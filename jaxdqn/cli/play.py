@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from jaxdqn.cli import RUN_DIR_HELP, RUNS_GAME_CODE
 from jaxdqn.errors import JaxdqnError
@@ -20,6 +21,8 @@ def add_parser(sub) -> None:
     p.add_argument("--turns", type=int, default=None, metavar="N",
                    help="stop after N turns (the last frame then shows for two seconds)")
     p.add_argument("--headless", action="store_true", help="play without a terminal and print the result")
+    p.add_argument("--record", metavar="FILE",
+                   help="also write the game as an asciinema cast (replay it with: asciinema play FILE)")
     p.set_defaults(func=run)
 
 
@@ -28,6 +31,8 @@ def run(args) -> int:
 
     if args.framerate <= 0:
         raise JaxdqnError(f"--framerate {args.framerate}: give a positive number of turns per second")
+    if args.record and Path(args.record).exists():
+        raise JaxdqnError(f"--record {args.record}: that file exists and is never overwritten; give a new name")
     terminal = None
     if not args.headless:
         from blessed import Terminal
@@ -38,21 +43,27 @@ def run(args) -> int:
     print(f"Loading {name} from {args.run_dir}...", flush=True)
     from jaxdqn.policy import TrainedPolicy
     policy = TrainedPolicy(args.run_dir, name)
+    from jaxdqn.games.recording import CastRecorder
+    recorder = CastRecorder(f"{policy.config.game['module']}, {policy.checkpoint}, greedy", args.framerate)
     if args.headless:
-        from jaxdqn.episodes import run_episode
-        outcome = run_episode(policy.env(), policy.greedy, args.turns)
+        from jaxdqn.games.recording import record_episode
+        outcome = record_episode(policy.env(), policy.greedy, recorder, args.turns, label=policy.checkpoint)
         print(f"{policy.checkpoint}: played {outcome.turns} turns; {policy.metadata.reward} = "
               f"{outcome.final_value:g}; {'game over' if outcome.game_over else 'still playing'}")
-        return 0
-    return _play_in_terminal(terminal, policy, args.framerate, args.turns)
+    else:
+        _play_in_terminal(terminal, policy, args.framerate, args.turns, recorder if args.record else None)
+    if args.record:
+        print(f"Recorded {len(recorder.frames)} frames to {recorder.write(args.record)}")
+    return 0
 
 
-def _play_in_terminal(terminal, policy, framerate: int, max_turns: int | None) -> int:
+def _play_in_terminal(terminal, policy, framerate: int, max_turns: int | None, recorder=None) -> int:
     from time import perf_counter, sleep
 
     from retro.views.terminal import TerminalView
 
     from jaxdqn.episodes import run_episode
+    from jaxdqn.games.recording import status_line
 
     env = policy.env()
     view: dict = {}
@@ -71,10 +82,15 @@ def _play_in_terminal(terminal, policy, framerate: int, max_turns: int | None) -
         view["game"] = game
         game.view.on_game_start(game)
         view["started"] = perf_counter()
+        if recorder is not None:
+            recorder.frame(game, status_line(policy.checkpoint, 0, game, policy.metadata.reward))
 
     def on_turn(turn: int, action: int, reward: float) -> bool:
         status(f"{policy.checkpoint}  turn {turn}  action {names[action]}  reward {reward:+g}  "
                f"(Escape or Enter quits)")
+        if recorder is not None:
+            recorder.frame(view["game"], status_line(policy.checkpoint, turn, view["game"], policy.metadata.reward,
+                                                     names[action], reward))
         key = terminal.inkey(0)
         if key and key.name in QUIT_KEYS:
             quit_early.append(True)
