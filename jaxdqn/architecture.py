@@ -49,6 +49,9 @@ def describe(spec: NetworkSpec, actions: list[str] | None = None, network: Netwo
                 else spec.flat_board_size) + spec.num_extras
         chain = " -> ".join(str(s) for s in [n_in, *spec.hidden_sizes, spec.num_actions])
         lines.append(f"[INIT] MLP: {chain} (ReLU between layers)")
+        if spec.dueling:
+            lines.append(f"[INIT] Dueling head: Q = V + A - mean(A), from a value (1) and advantages "
+                         f"({spec.num_actions}) over the last hidden layer")
     shapes = jax.eval_shape(network.init, jax.random.PRNGKey(0))
     lines.append(f"[INIT] Parameters: {count_params(shapes):,}")
     if actions is not None:

@@ -64,11 +64,12 @@ def build_game(factory: Callable, metadata: GameMetadata, preprocessing: dict | 
     return GameParts(factory, metadata, pre, encoder, discovered)
 
 
-def network_spec(encoder: ObservationEncoder, hidden_sizes, num_actions: int, spatial: bool) -> NetworkSpec:
+def network_spec(encoder: ObservationEncoder, hidden_sizes, num_actions: int, spatial: bool,
+                 dueling: bool = False) -> NetworkSpec:
     """The built-in network's shapes for what ``encoder`` produces."""
     board_h, board_w = encoder.board_shape
     return NetworkSpec(board_h, board_w, encoder.num_channels, encoder.num_extras, tuple(hidden_sizes),
-                       num_actions, bool(spatial))
+                       num_actions, bool(spatial), bool(dueling))
 
 
 NETWORK_FORMS = ("a flax module class (made with the NetworkSpec fields its own fields are named after, e.g. "
@@ -185,6 +186,7 @@ class RunParts:
     def snapshot(self) -> dict:
         """The settings a checkpoint of this run depends on (see :mod:`jaxdqn.fingerprint`)."""
         model = {"hidden_sizes": list(self.hp["hidden_sizes"]), "network": network_identity(self.network),
+                 "dueling": bool(self.hp.get("dueling", False)),
                  "param_shapes": self.param_shapes}
         return snapshot(self.metadata, self.game.preprocessing, model)
 
@@ -195,7 +197,8 @@ def assemble(factory: Callable, metadata: GameMetadata, preprocessing: dict | No
     hp = {**MODEL_DEFAULTS, **TRAINING_DEFAULTS, **hyperparams}
     game = build_game(factory, metadata, preprocessing, exploration_turns=hp["exploration_turns"],
                       unknown_character_strategy=hp["unknown_character_strategy"], rng=rng)
-    spec = network_spec(game.encoder, hp["hidden_sizes"], game.metadata.num_actions, game.preprocessing["spatial"])
+    spec = network_spec(game.encoder, hp["hidden_sizes"], game.metadata.num_actions, game.preprocessing["spatial"],
+                        hp.get("dueling", False))
     return RunParts(game, hp, spec)
 
 

@@ -12,7 +12,7 @@ from jaxdqn.errors import Problem, is_int, unknown_keys
 from jaxdqn.games.encoding import UNKNOWN_STRATEGIES
 
 # [model]: the built-in network's hidden layers, or a flax module of your own ("package.module:attribute").
-MODEL_DEFAULTS = {"hidden_sizes": [128, 64], "network": None}
+MODEL_DEFAULTS = {"hidden_sizes": [128, 64], "network": None, "dueling": False}
 
 # Every [training] key, its default and one line on what it means. The first block
 # mirrors the reference trainer exactly; the second is jaxdqn's.
@@ -117,6 +117,13 @@ def validate_model(model: dict) -> list[Problem]:
     if not (isinstance(sizes, list | tuple) and sizes and all(is_int(s) and s > 0 for s in sizes)):
         problems.append(Problem("model.hidden_sizes", f"{sizes!r} is not a non-empty list of positive integers",
                                 "one number per hidden layer: its count of units", "hidden_sizes = [128, 64]"))
+    if not isinstance(model.get("dueling", False), bool):
+        problems.append(Problem("model.dueling", f"{model['dueling']!r} is not true or false",
+                                "it switches the built-in network's last layer to a dueling head", "dueling = true"))
+    if model.get("dueling") and model.get("network") is not None:
+        problems.append(Problem("model.dueling", "is set with a network of your own",
+                                "the dueling head is the built-in network's; your module has its own head",
+                                "remove dueling, or give your module a dueling head"))
     network = model.get("network")
     if isinstance(network, str):
         if network.count(":") != 1 or not all(network.split(":")):

@@ -30,6 +30,7 @@ FINGERPRINT_FIELDS = {
     "preprocessing.egocentric_radius": "the radius fixes the input size",
     "model.hidden_sizes": "they are the network's layer sizes",
     "model.network": "a different network module cannot take over the saved parameters",
+    "model.dueling": "a dueling head has other layers than a plain one",
     "model.param_shapes": "the saved parameters have other shapes than this network's",
 }
 

@@ -61,6 +61,7 @@ class NetworkSpec(NamedTuple):
     hidden_sizes: tuple[int, ...]
     num_actions: int  # the game's actions plus the no-op
     spatial: bool = False
+    dueling: bool = False  # a dueling head: Q = V + A - mean(A) (Wang et al., 2016)
 
     @classmethod
     def extras_only(cls, num_extras: int, hidden_sizes, num_actions: int) -> NetworkSpec:

@@ -141,3 +141,26 @@ def test_the_trainer_takes_a_flax_module(tmp_path):
             assert set(trainer.pipeline.learner.params) == {"Dense_0"}
     finally:
         sys.path.remove(str(TINYGAME))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text", [TINY_CONFIG, "paint"], ids=["host loop", "compiled loop"])
+def test_a_dueling_head_from_config_trains_and_is_part_of_the_fingerprint(tmp_path, text):
+    from runs import PAINT_CONFIG
+    text = PAINT_CONFIG if text == "paint" else text
+    run = make_run(tmp_path, text.replace("hidden_sizes = [16]", "hidden_sizes = [16]\ndueling = true"),
+                   training_episodes=10, checkpoint_every=10)
+    with trainer_from_config(load_config(run)) as trainer:
+        assert any("advantage" in path for path in trainer.parts.param_shapes)
+        trainer.train(on_episode=lambda: None)
+    assert "[INIT] Dueling head: Q = V + A - mean(A)" in (run / "training.log").read_text()
+    (run / "config.toml").write_text((run / "config.toml").read_text().replace("dueling = true\n", ""))
+    with trainer_from_config(load_config(run)) as trainer, pytest.raises(IncompatibleCheckpoint) as err:
+        trainer.resume()
+    assert "model.dueling" in str(err.value) and "was: True" in str(err.value)
+
+
+def test_dueling_with_a_network_of_your_own_is_refused(tmp_path, networks_module):
+    text = TINY_CONFIG.replace("hidden_sizes = [16]", 'hidden_sizes = [16]\ndueling = true\nnetwork = "my_networks:Dueling"')
+    with pytest.raises(ConfigError, match="model.dueling: is set with a network of your own"):
+        load_config(make_run(tmp_path, text))

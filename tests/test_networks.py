@@ -159,3 +159,31 @@ def test_legacy_shapes_template_matches_the_old_initialiser():
         old = legacy_network.init_params(jax.random.PRNGKey(0), spec)
         assert jax.tree.map(jnp.shape, old) == jax.tree.map(jnp.shape, legacy_params_shapes(spec))
     assert optax.tree_utils.tree_get(learner.make_optimizer(0.5).init({"w": jnp.ones(2)}), "learning_rate") == 0.5
+
+
+def test_a_dueling_head_is_the_standard_one():
+    """Q = V + A - mean(A) (Wang et al., 2016), computed here from the head's own parameters."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from jaxdqn import NetworkSpec, make_network
+    spec = NetworkSpec(4, 5, 3, 2, (8, 6), 4, False, True)
+    net = make_network(spec)
+    params = net.init(jax.random.PRNGKey(0))
+    assert {"value", "advantage"} <= set(params) and "q_values" not in params
+    obs = spec.empty_observation((7,))
+    obs = obs._replace(board=jax.random.randint(jax.random.PRNGKey(1), obs.board.shape, 0, 4).astype(jnp.uint8),
+                       extras=jax.random.normal(jax.random.PRNGKey(2), obs.extras.shape))
+    plain = make_network(spec._replace(dueling=False))
+    trunk = {k: v for k, v in params.items() if k not in ("value", "advantage")}
+    # the last hidden layer, computed from the trunk's parameters (board codes 1..C are the one-hot channels)
+    onehot = jax.nn.one_hot(obs.board, 4)[..., 1:].reshape(7, -1)
+    h = jax.nn.relu(onehot @ trunk["input"]["board_kernel"] + obs.extras @ trunk["input"]["extras_kernel"]
+                    + trunk["input"]["bias"])
+    h = jax.nn.relu(h @ trunk["hidden_1"]["kernel"] + trunk["hidden_1"]["bias"])
+    value = h @ params["value"]["kernel"] + params["value"]["bias"]
+    advantage = h @ params["advantage"]["kernel"] + params["advantage"]["bias"]
+    expected = value + advantage - advantage.mean(-1, keepdims=True)
+    np.testing.assert_allclose(net.apply(params, obs), expected, rtol=1e-5, atol=1e-6)
+    assert set(plain.init(jax.random.PRNGKey(0))) == {"input", "hidden_1", "q_values"}

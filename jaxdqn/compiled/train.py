@@ -29,21 +29,22 @@ class TrainConfig(NamedTuple):
     episodes: int = 1000  # train until this many episodes have finished
     hidden_sizes: tuple[int, ...] = (128, 64)
     network: Any = None  # a flax module of your own, else the built-in network
+    dueling: bool = False  # the built-in network with a dueling head
 
 
-def game_spec(game: JaxGame, hidden_sizes, spatial: bool = False) -> NetworkSpec:
+def game_spec(game: JaxGame, hidden_sizes, spatial: bool = False, dueling: bool = False) -> NetworkSpec:
     """The built-in network's shapes for a JAX game's observations."""
     width, height = game.metadata["board_size"]
     sizes = game.preprocessing.get("observe_state_sizes", {})
     extras = sum(sizes[k] for k in game.preprocessing.get("observe_state", []))
     return NetworkSpec(height, width, len(game.metadata["character_set"]), extras, tuple(hidden_sizes),
-                       len(game.metadata["actions"]) + 1, spatial)
+                       len(game.metadata["actions"]) + 1, spatial, dueling)
 
 
 def make_train(config: TrainConfig):
     """``train(key) -> (final RunnerState, metrics)``: pure and jittable, so ``jax.vmap(train)(keys)``
     trains many independent agents in one program."""
-    network = make_network(game_spec(config.game, config.hidden_sizes), config.network)
+    network = make_network(game_spec(config.game, config.hidden_sizes, dueling=config.dueling), config.network)
     s = config.settings
     runner = make_runner(config.game, network, s, config.episodes + s.steps_per_iteration * s.num_envs)
 

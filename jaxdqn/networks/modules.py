@@ -9,7 +9,8 @@ rows. Parameters are a standard flax tree::
     {"input": {"board_kernel", "extras_kernel", "bias"},   # MLP over a board
      "conv_0": {"kernel", "bias"}, "conv_1": ...,            # CNN only
      "hidden_1": {"kernel", "bias"}, ...,
-     "q_values": {"kernel", "bias"}}
+     "q_values": {"kernel", "bias"}}                         # or, with a dueling head (spec.dueling),
+                                                             # "value" and "advantage"
 
 Kernels are ``[inputs, outputs]`` (``[3, 3, in, out]`` for convolutions): the transpose of
 PyTorch's ``weight``.
@@ -98,6 +99,10 @@ class QNetwork(nn.Module):
             x = nn.relu(TorchDense(first, name="input")(extras))
         for i, size in enumerate(rest, 1):
             x = nn.relu(TorchDense(size, name=f"hidden_{i}")(x))
+        if spec.dueling:  # a state's value and each action's advantage, the advantages centred
+            value = TorchDense(1, name="value")(x)
+            advantage = TorchDense(spec.num_actions, name="advantage")(x)
+            return value + advantage - advantage.mean(-1, keepdims=True)
         return TorchDense(spec.num_actions, name="q_values")(x)
 
 
