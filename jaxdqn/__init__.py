@@ -10,6 +10,8 @@ The pure core, for your own JAX code:
 - :mod:`jaxdqn.learner`   ``make_optimizer``, ``init_learner``, ``make_update``, ``make_train_step``
 - :mod:`jaxdqn.replay`    ``make_uniform_buffer``, ``make_prioritized_buffer``
 - :mod:`jaxdqn.acting`    ``epsilon_greedy``, ``make_actor``, ``make_greedy``
+- :mod:`jaxdqn.compiled`  ``make_train``, ``TrainConfig``, ``Settings``, ``make_runner``: whole runs compiled
+- :mod:`jaxdqn.jaxgames`  ``JaxGame``: a game written in JAX
 
 Names are imported on first use, so ``import jaxdqn`` (and the ``jaxdqn`` command's help)
 does not load JAX.
@@ -51,6 +53,11 @@ _EXPORTS = {
     "epsilon_greedy": "jaxdqn.acting",
     "make_actor": "jaxdqn.acting",
     "make_greedy": "jaxdqn.acting",
+    "make_train": "jaxdqn.compiled",
+    "TrainConfig": "jaxdqn.compiled",
+    "Settings": "jaxdqn.compiled",
+    "make_runner": "jaxdqn.compiled",
+    "JaxGame": "jaxdqn.jaxgames",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -43,7 +43,17 @@ def game_spec(game: JaxGame, hidden_sizes, spatial: bool = False, dueling: bool 
 
 def make_train(config: TrainConfig):
     """``train(key) -> (final RunnerState, metrics)``: pure and jittable, so ``jax.vmap(train)(keys)``
-    trains many independent agents in one program."""
+    trains many independent agents in one program.
+
+    Returns:
+      ``train``, whose ``metrics`` hold, for the ``config.episodes`` episodes in the order they finished:
+      ``episode_reward`` (float32 ``[episodes]``: the sum of the game's rewards), ``episode_length``
+      (int32 ``[episodes]``: game steps), ``episode_loss`` (float32 ``[episodes]``: the mean TD loss of
+      the updates made during the episode, 0 when none); and ``episodes`` (int32: episodes finished, at
+      least ``config.episodes``; games still running when the last one finished stop there) and
+      ``overflow`` (bool: a board had more occupied cells than ``settings.rows_width`` row entries, so
+      some were dropped; 0 never overflows).
+    """
     network = make_network(game_spec(config.game, config.hidden_sizes, dueling=config.dueling), config.network)
     s = config.settings
     runner = make_runner(config.game, network, s, config.episodes + s.steps_per_iteration * s.num_envs)
