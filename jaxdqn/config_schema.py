@@ -52,7 +52,8 @@ DISTRIBUTED_KEYS: dict[str, tuple[Any, str]] = {
     "coordinator": (None, '"host:port" of process 0 for training on several machines, or "slurm"'),
     "num_processes": (None, "how many processes (one per machine) take part; with coordinator"),
     "timeout": (300, "seconds a process waits for the others (to join, to agree on the run, at each checkpoint) "
-                     "before it stops with a message"),
+                     "before it stops with a message; a process silent for this long (100 s at most) counts as "
+                     "stopped"),
 }
 DISTRIBUTED_DEFAULTS = {k: v for k, (v, _) in DISTRIBUTED_KEYS.items()}
 

@@ -92,7 +92,10 @@ def _initialize(where: str, timeout: float, stop, **kwargs) -> None:
     """``jax.distributed.initialize`` with a bound of ``timeout`` seconds (JAX's own, a little longer, ends
     in a native abort) and a stop request honoured while waiting."""
     def join():
-        jax.distributed.initialize(initialization_timeout=int(timeout) + 60, **kwargs)
+        # a process not heard from for this long counts as stopped (JAX's default: 100 s)
+        heartbeat = int(max(10, min(100, timeout)))
+        jax.distributed.initialize(initialization_timeout=int(timeout) + 60, heartbeat_timeout_seconds=heartbeat,
+                                   **kwargs)
 
     waiting = stop.waiting("waiting for the other processes to join") if stop is not None else _nothing()
     with waiting:
