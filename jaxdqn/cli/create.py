@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jaxdqn.cli import RUNS_GAME_CODE
 from jaxdqn.errors import JaxdqnError
 
 

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import threading
 
-from jaxdqn.cli.supervisor import _pass_through, describe_native_fatal, wants_supervisor
+from jaxdqn.cli.supervisor import describe_native_fatal, wants_supervisor
 
 PEER = ("F1204 16:56:58.374184   21740 client.h:80] Terminating process because the JAX distributed service detected "
         "fatal errors. This most likely indicates that another task died; see the other task logs for more details. "
