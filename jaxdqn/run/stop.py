@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Callable
 
 
@@ -93,21 +94,7 @@ class StopRequests:
         runtime) would otherwise hold every stop request back until it returns."""
         if threading.current_thread() is not threading.main_thread() or not self._previous:
             return fn()
-        box: dict = {}
-
-        def work():
-            try:
-                box["value"] = fn()
-            except BaseException as exc:  # noqa: BLE001 - raised again on this thread
-                box["error"] = exc
-
-        worker = threading.Thread(target=work, name="jaxdqn-call", daemon=True)
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.05)
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
+        return call_beside(fn)
 
     def _handle(self, signum, frame) -> None:
         for _ in range(max(1, self._arrived())):
@@ -150,6 +137,30 @@ class StopRequests:
         except (OSError, ValueError, RuntimeError):  # pragma: no cover
             pass
         os._exit(130)
+
+
+def call_beside(fn: Callable, timeout: float | None = None, on_late: Callable[[], None] | None = None):
+    """``fn()`` on a helper thread while this thread waits in Python, where signal handlers run; its value
+    or its exception. After ``timeout`` seconds, ``on_late()``, which must end the process (a native call
+    cannot be cancelled)."""
+    box: dict = {}
+
+    def work():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - raised again on the waiting thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="jaxdqn-call", daemon=True)
+    worker.start()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while worker.is_alive():
+        worker.join(0.05)
+        if deadline is not None and worker.is_alive() and time.monotonic() > deadline:
+            on_late()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
 
 
 def _say(text: str) -> None:

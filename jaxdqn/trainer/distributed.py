@@ -16,8 +16,7 @@ import os
 import secrets
 import socket
 import sys
-import threading
-import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
@@ -96,7 +95,7 @@ def _initialize(where: str, timeout: float, stop, **kwargs) -> None:
         jax.distributed.initialize(initialization_timeout=int(timeout) + 60, heartbeat_timeout_seconds=heartbeat,
                                    **kwargs)
 
-    waiting = stop.waiting("waiting for the other processes to join") if stop is not None else _nothing()
+    waiting = stop.waiting("waiting for the other processes to join") if stop is not None else nullcontext()
     with waiting:
         try:
             wait_for(join, timeout, f"could not join the run's processes at {where} within {timeout:g} s "
@@ -115,36 +114,12 @@ def _initialize(where: str, timeout: float, stop, **kwargs) -> None:
                               "the firewall between them") from None
 
 
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
 def wait_for(call: Callable, timeout: float, late: str):
     """``call()``, a blocking call into JAX's distributed runtime, on a helper thread: this thread keeps
     handling signals meanwhile. After ``timeout`` seconds without an answer the process ends with ``late``
     (the call cannot be cancelled, and leaving it behind would hang the interpreter's exit)."""
-    box: dict = {}
-
-    def work():
-        try:
-            box["value"] = call()
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
-            box["error"] = exc
-
-    worker = threading.Thread(target=work, name="jaxdqn-wait", daemon=True)
-    worker.start()
-    deadline = time.monotonic() + timeout
-    while worker.is_alive():
-        worker.join(0.05)
-        if worker.is_alive() and time.monotonic() > deadline:
-            abandon(late)
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
+    from jaxdqn.run.stop import call_beside
+    return call_beside(call, timeout, lambda: abandon(late))
 
 
 def abandon(message: str) -> None:
