@@ -35,13 +35,15 @@ def targets(run_dir: Path) -> list[Path]:
 
 
 def run(args) -> int:
-    from jaxdqn.run.lock import RunLock
+    from jaxdqn.run.lock import LOCK_NAME, RunLock
 
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise JaxdqnError(f"run directory {run_dir} does not exist")
     found = targets(run_dir)
     if not found:
+        if (run_dir / LOCK_NAME).exists() and os.access(run_dir, os.W_OK | os.X_OK):
+            RunLock(run_dir).acquire(doing="cleans or trains").release(remove=True)  # a run killed at start
         print(f"Nothing to clean in {run_dir}.")
         return 0
     if not os.access(run_dir, os.W_OK | os.X_OK):

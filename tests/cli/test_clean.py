@@ -20,6 +20,8 @@ def test_clean_removes_what_training_made_and_keeps_config(tmp_path, cli):
     assert (run / "config.toml").exists() and not [p for p in run.iterdir() if p.name.startswith(".removing")]
     assert not (run / ".train.lock").exists()  # no trace of training left
     assert cli("clean", run, "--yes")[1].startswith("Nothing to clean")
+    (run / ".train.lock").write_text("12 host 0\n")  # left by a run killed before it wrote anything
+    assert cli("clean", run, "--yes")[1].startswith("Nothing to clean") and not (run / ".train.lock").exists()
 
 
 def test_clean_removes_all_or_nothing(tmp_path, cli, monkeypatch):
