@@ -43,21 +43,30 @@ def run(args) -> int:
     print(f"Loading {name} from {args.run_dir}...", flush=True)
     from jaxdqn.policy import TrainedPolicy
     policy = TrainedPolicy(args.run_dir, name)
-    from jaxdqn.games.recording import CastRecorder
-    recorder = CastRecorder(f"{policy.config.game['module']}, {policy.checkpoint}, greedy", args.framerate)
+    recorder = None
+    if args.record:
+        from jaxdqn.games.recording import CastRecorder
+        recorder = CastRecorder(f"{policy.config.game['module']}, {policy.checkpoint}, greedy", args.framerate)
     if args.headless:
-        from jaxdqn.games.recording import record_episode
-        outcome = record_episode(policy.env(), policy.greedy, recorder, args.turns, label=policy.checkpoint)
+        outcome = _play_headless(policy, args.turns, recorder)
         print(f"{policy.checkpoint}: played {outcome.turns} turns; {policy.metadata.reward} = "
               f"{outcome.final_value:g}; {'game over' if outcome.game_over else 'still playing'}")
     else:
-        _play_in_terminal(terminal, policy, args.framerate, args.turns, recorder if args.record else None)
-    if args.record:
+        _play_in_terminal(terminal, policy, args.framerate, args.turns, recorder)
+    if recorder is not None:
         print(f"Recorded {len(recorder.frames)} frames to {recorder.write(args.record)}")
     return 0
 
 
-def _play_in_terminal(terminal, policy, framerate: int, max_turns: int | None, recorder=None) -> int:
+def _play_headless(policy, max_turns: int | None, recorder):
+    if recorder is None:
+        from jaxdqn.episodes import run_episode
+        return run_episode(policy.env(), policy.greedy, max_turns)
+    from jaxdqn.games.recording import record_episode
+    return record_episode(policy.env(), policy.greedy, recorder, max_turns, label=policy.checkpoint)
+
+
+def _play_in_terminal(terminal, policy, framerate: int, max_turns: int | None, recorder=None) -> None:
     from time import perf_counter, sleep
 
     from retro.views.terminal import TerminalView
@@ -114,4 +123,3 @@ def _play_in_terminal(terminal, policy, framerate: int, max_turns: int | None, r
                 terminal.inkey()
     print(f"{outcome.turns} turns; {policy.metadata.reward} = {outcome.final_value:g}")
     sys.stdout.flush()
-    return 0

@@ -41,16 +41,16 @@ def moving_average(values: list[float], window: int) -> list[float]:
     return out
 
 
-def per_agent(rows: list[dict], field: str = "reward") -> dict[int, tuple[list[int], list[float]]]:
-    """metrics.csv rows as each agent's (episodes, values of ``field``), without the episodes a stop
-    request cut short (a Ctrl+C'd episode is no sample of what the agent does)."""
+def per_agent(rows: list[dict]) -> dict[int, tuple[list[int], list[float]]]:
+    """metrics.csv rows as each agent's (episodes, rewards), without the episodes a stop request cut short
+    (a Ctrl+C'd episode is no sample of what the agent does)."""
     agents: dict[int, tuple[list[int], list[float]]] = {}
     for r in rows:
-        episodes, values = agents.setdefault(int(r.get("agent") or 0), ([], []))
+        episodes, rewards = agents.setdefault(int(r.get("agent") or 0), ([], []))
         if r.get("ended") == "stopped":
             continue
         episodes.append(int(r["episode"]))
-        values.append(float(r[field]))
+        rewards.append(float(r["reward"]))
     return agents
 
 

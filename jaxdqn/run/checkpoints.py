@@ -125,12 +125,12 @@ class Checkpoints:
         deadline = time.monotonic() + within
         quiet_since = time.monotonic()
         while time.monotonic() < deadline:
-            left = [pending] if pending is not None and pending.exists() else []
+            removed = pending is not None and pending.exists()
+            if removed:
+                self._remove(pending)
             if self.directory.is_dir():
-                left += [entry for entry in self.directory.iterdir() if ORBAX_TMP in entry.name]
-            if left:
-                for entry in left:
-                    self._remove(entry)
+                removed = self._remove_orbax_tmp() or removed
+            if removed:
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since >= quiet_for:
                 return
@@ -331,10 +331,12 @@ class Checkpoints:
             if entry.name.startswith(prefix):
                 self._remove(entry)
 
-    def _remove_orbax_tmp(self) -> None:
-        for entry in self.directory.iterdir():
-            if ORBAX_TMP in entry.name:
-                self._remove(entry)
+    def _remove_orbax_tmp(self) -> bool:
+        """Remove Orbax's temporaries; whether there were any."""
+        found = [entry for entry in self.directory.iterdir() if ORBAX_TMP in entry.name]
+        for entry in found:
+            self._remove(entry)
+        return bool(found)
 
     @staticmethod
     def _remove(path: Path) -> None:

@@ -27,6 +27,8 @@ from jaxdqn.errors import JaxdqnError
 
 JOIN_NOTE = ".jaxdqn-join"  # process 0 writes it in the run directory; the others must see it there
 RESUME_HINT = "run the same command on every machine to resume"
+JOIN_HINT = ("start the same command on every machine (process 0 where the coordinator is), and check the address, "
+             "the port and the firewall between them")
 
 
 def join_processes(distributed: dict, process_id: int | None = None, stop=None) -> None:
@@ -99,9 +101,7 @@ def _initialize(where: str, timeout: float, stop, **kwargs) -> None:
     with waiting:
         try:
             wait_for(join, timeout, f"could not join the run's processes at {where} within {timeout:g} s "
-                                    "([distributed] timeout): start the same command on every machine (process 0 "
-                                    "where the coordinator is), and check the address, the port and the firewall "
-                                    "between them")
+                                    f"([distributed] timeout): {JOIN_HINT}")
         except RuntimeError as exc:
             text = str(exc)
             if "before any JAX" in text or "must be called before" in text:
@@ -109,9 +109,7 @@ def _initialize(where: str, timeout: float, stop, **kwargs) -> None:
                                   "jaxdqn.trainer.distributed.join_processes(...) first, before load_config "
                                   "imports the game") from None
             raise JaxdqnError(f"could not join the run's processes at {where} "
-                              f"({_first_line(text) or type(exc).__name__}): start the same command on every "
-                              "machine (process 0 where the coordinator is), and check the address, the port and "
-                              "the firewall between them") from None
+                              f"({_first_line(text) or type(exc).__name__}): {JOIN_HINT}") from None
 
 
 def wait_for(call: Callable, timeout: float, late: str):

@@ -21,12 +21,10 @@ class Interval:
 
     def __init__(self, start: float):
         self.start = start
-        self.episodes = 0
         self.complete: list[EpisodeResult] = []
         self.stopped: list[EpisodeResult] = []
 
     def add(self, result: EpisodeResult) -> None:
-        self.episodes += 1
         (self.stopped if result.ended == "stopped" else self.complete).append(result)
 
     def stats(self, episode: int, epsilon: float, now: float, total_seconds: float) -> IntervalStats:
@@ -34,7 +32,7 @@ class Interval:
         n = len(counted)
         losses = [r.avg_loss for r in counted if r.avg_loss > 0]  # as the reference: episodes without updates
         return IntervalStats(
-            episode=episode, first_episode=episode - self.episodes + 1, avg_reward=sum(r.reward for r in counted) / n,
+            episode=episode, first_episode=episode - len(self.complete) - len(self.stopped) + 1, avg_reward=sum(r.reward for r in counted) / n,
             avg_steps=sum(r.steps for r in counted) / n, epsilon=epsilon,
             avg_loss=sum(losses) / len(losses) if losses else 0.0,
             seconds=now - self.start, total_seconds=total_seconds)
