@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from common import median_ms, print_table, reference_python, run_reference, versions  # noqa: E402
-from jaxdqn.learner import init_learner, make_optimizer, make_train_step  # noqa: E402
-from jaxdqn.networks import make_network  # noqa: E402
-from jaxdqn.replay import make_prioritized_buffer  # noqa: E402
-from jaxdqn.rows import board_rows, stored_rows_width  # noqa: E402
-from jaxdqn.types import NetworkSpec, Observation, RowsObservation, Transition, example_transition  # noqa: E402
+from jaxdqn.core.learner import init_learner, make_optimizer, make_train_step  # noqa: E402
+from jaxdqn.core.networks import make_network  # noqa: E402
+from jaxdqn.core.replay import make_prioritized_buffer  # noqa: E402
+from jaxdqn.core.rows import board_rows, stored_rows_width  # noqa: E402
+from jaxdqn.core.types import NetworkSpec, Observation, RowsObservation, Transition, example_transition  # noqa: E402
 
 SNAKE = NetworkSpec(board_height=16, board_width=32, num_channels=6, num_extras=2,
                     hidden_sizes=(128, 64), num_actions=5)

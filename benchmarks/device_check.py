@@ -157,7 +157,7 @@ def measured(r: dict) -> dict:
 
 def compiled_games(p: dict, sizes) -> dict:
     import compiled
-    from jaxdqn.compiled import Settings
+    from jaxdqn.core import Settings
     out = {}
     for games, batch in sizes:
         settings = Settings(rows_width=32, num_envs=games, train_every=games, batch_size=batch,
@@ -183,7 +183,7 @@ def cnn_update(p: dict) -> dict:
     import numpy as np
 
     import core
-    from jaxdqn.types import NetworkSpec
+    from jaxdqn.core.types import NetworkSpec
     spec = NetworkSpec(hidden_sizes=tuple(p["hidden_sizes"]), **NAV)
     rng = np.random.default_rng(0)
     return {f"batch {b}": core.time_train_step(spec, 50_000, p["cnn_repeats"], p["cnn_fill"], rng, batch_size=b)

@@ -11,7 +11,7 @@ them); ``report`` prints the table (peak 100-episode average, means over episode
 2101-2500, each side's mean with its 95% interval over seeds) and draws the mean curves with their
 intervals. The reference side runs ``reference_probe.py curve`` under a Python that has torch and
 retro-gamer, one thread per seed, ``--jobs`` seeds at a time. The compiled side trains all its seeds
-in one program (``make_train`` vmapped over keys) on the JAX snake, which sees the snake's body ``*``
+with one compiled program (``make_train``), a seed at a time, on the JAX snake, which sees the snake's body ``*``
 (its character set is fixed); the other two take their character sets from random play, as the
 reference discovers them.
 """
@@ -44,7 +44,7 @@ def host_curve(seed: int, episodes: int) -> dict:
     from encoding import SNAKE_ACTIONS
     from jaxdqn.games.encoding import discover_character_set
     from jaxdqn.games.metadata import GameMetadata
-    from jaxdqn.trainer import DQNTrainer
+    from jaxdqn.trainers import DQNTrainer
     curve = []
     # the reference's discovery: random play only (jaxdqn's own also reads the agents' characters from the
     # game's code, which adds the snake's body *)
@@ -57,18 +57,20 @@ def host_curve(seed: int, episodes: int) -> dict:
     return {"curve": curve, "character_set": characters}
 
 
-def compiled_curves(seeds: list[int], episodes: int) -> list[dict]:
+def compiled_curves(seeds: list[int], episodes: int):
+    """One compiled program, called once a seed (vmapped over eight seeds it ran for more than 26
+    CPU-minutes here without finishing; one seed at a time shows progress and keeps memory small)."""
     import jax
     import numpy as np
 
-    from jaxdqn.compiled import Settings, TrainConfig, make_train
+    from jaxdqn.core import Settings, TrainConfig, make_train
     from jaxdqn.jaxgames import snake
-    train = jax.jit(jax.vmap(make_train(TrainConfig(snake.JAX_GAME, Settings(rows_width=64), episodes=episodes))))
-    _, metrics = train(jax.vmap(jax.random.PRNGKey)(np.asarray(seeds)))
-    rewards = np.asarray(metrics["episode_reward"]).reshape(len(seeds), -1, 100).mean(axis=2)
-    overflow = np.asarray(metrics["overflow"])
-    return [{"curve": [float(x) for x in rewards[i]], "overflow": bool(overflow[i]),
-             "character_set": snake.JAX_GAME.metadata["character_set"]} for i in range(len(seeds))]
+    train = jax.jit(make_train(TrainConfig(snake.JAX_GAME, Settings(rows_width=64), episodes=episodes)))
+    for seed in seeds:
+        _, metrics = train(jax.random.PRNGKey(seed))
+        rewards = np.asarray(metrics["episode_reward"]).reshape(-1, 100).mean(axis=1)
+        yield seed, {"curve": [float(x) for x in rewards], "overflow": bool(np.asarray(metrics["overflow"])),
+                     "character_set": snake.JAX_GAME.metadata["character_set"]}
 
 
 def reference_curve(python: str, seed: int, episodes: int) -> dict:
@@ -87,7 +89,7 @@ def run(args) -> None:
         print(f"{args.side} seed {seed}: {len(result['curve'])} points, last {result['curve'][-1]:+.1f}", flush=True)
 
     if args.side == "compiled":
-        for seed, result in zip(args.seeds, compiled_curves(args.seeds, args.episodes)):
+        for seed, result in compiled_curves(args.seeds, args.episodes):
             save(seed, result)
     elif args.side == "host":
         for seed in args.seeds:

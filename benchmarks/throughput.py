@@ -30,9 +30,9 @@ import core  # noqa: E402
 import encoding  # noqa: E402
 from common import median_ms, print_table, reference_python, run_reference, versions  # noqa: E402
 from jaxdqn.games.metadata import GameMetadata  # noqa: E402
-from jaxdqn.types import Observation  # noqa: E402
-from jaxdqn.replay import bytes_per_transition, make_prioritized_buffer  # noqa: E402
-from jaxdqn.trainer import DQNTrainer  # noqa: E402
+from jaxdqn.core.types import Observation  # noqa: E402
+from jaxdqn.core.replay import bytes_per_transition, make_prioritized_buffer  # noqa: E402
+from jaxdqn.trainers import DQNTrainer  # noqa: E402
 from training_rate import training_rate  # noqa: E402
 
 

@@ -2,61 +2,67 @@
 
 The trainer, as in retro-gamer: ``from jaxdqn import DQNTrainer, GameMetadata``.
 
-The pure core, for your own JAX code:
+The package, core first (each layer imports only the ones above it):
 
-- :mod:`jaxdqn.types`     ``Observation``, ``RowsObservation``, ``Transition``, ``NetworkSpec``
-- :mod:`jaxdqn.networks`  ``make_network``, ``one_hot_board`` (flax modules behind a pure adapter)
-- :mod:`jaxdqn.losses`    ``td_loss``, ``q_learning_td``, ``double_q_learning_td``, ``huber``
-- :mod:`jaxdqn.learner`   ``make_optimizer``, ``init_learner``, ``make_update``, ``make_train_step``
-- :mod:`jaxdqn.replay`    ``make_uniform_buffer``, ``make_prioritized_buffer``
-- :mod:`jaxdqn.acting`    ``epsilon_greedy``, ``make_actor``, ``make_greedy``
-- :mod:`jaxdqn.compiled`  ``make_train``, ``TrainConfig``, ``Settings``, ``make_runner``: whole runs compiled
-- :mod:`jaxdqn.jaxgames`  ``JaxGame``: a game written in JAX
+- :mod:`jaxdqn.core`      pure and jittable: types, networks, losses, learner, replay, acting, the compiled
+  runner and ``make_train`` (whole runs compiled, vmapped over seeds, sharded over devices)
+- :mod:`jaxdqn.jaxgames`  games written in JAX (``JaxGame``), equal to their retro twins
+- :mod:`jaxdqn.games`     retro games on the host: the game wrapper, observation encoders, metadata
+- :mod:`jaxdqn.config`    ``config.toml``: its schema, reading, writing, and the assembly of a run's parts
+- :mod:`jaxdqn.run`       the run directory: lock, checkpoints, training.log, metrics, stop requests
+- :mod:`jaxdqn.trainers`  the host loop and the compiled loop, each with its checkpoints
+- :mod:`jaxdqn.cli`       the ``jaxdqn`` command (``python -m jaxdqn.train`` is its ``train``)
 
-Names are imported on first use, so ``import jaxdqn`` (and the ``jaxdqn`` command's help)
-does not load JAX.
+Every name below is importable from here; names are imported on first use, so ``import jaxdqn``
+(and the ``jaxdqn`` command's help) does not load JAX. Module paths from before the regroup
+(``jaxdqn.learner``, ``jaxdqn.compiled``, ``jaxdqn.trainer`` ...) still import, with a warning
+naming the new path (:mod:`jaxdqn.moved`).
 """
 from __future__ import annotations
 
 import importlib
 
+from jaxdqn import moved
+
+moved.install()
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "DQNTrainer": "jaxdqn.trainer",
+    "DQNTrainer": "jaxdqn.trainers",
     "GameMetadata": "jaxdqn.games.metadata",
     "TrainedPolicy": "jaxdqn.policy",
     "PolicyInput": "jaxdqn.policy",
-    "Observation": "jaxdqn.types",
-    "RowsObservation": "jaxdqn.types",
-    "Transition": "jaxdqn.types",
-    "NetworkSpec": "jaxdqn.types",
-    "example_transition": "jaxdqn.types",
-    "make_network": "jaxdqn.networks",
-    "one_hot_board": "jaxdqn.networks",
-    "td_loss": "jaxdqn.losses",
-    "q_learning_td": "jaxdqn.losses",
-    "double_q_learning_td": "jaxdqn.losses",
-    "huber": "jaxdqn.losses",
-    "LearnerState": "jaxdqn.learner",
-    "PendingPriorities": "jaxdqn.learner",
-    "UpdateMetrics": "jaxdqn.learner",
-    "flush": "jaxdqn.learner",
-    "get_learning_rate": "jaxdqn.learner",
-    "set_learning_rate": "jaxdqn.learner",
-    "init_learner": "jaxdqn.learner",
-    "make_optimizer": "jaxdqn.learner",
-    "make_train_step": "jaxdqn.learner",
-    "make_update": "jaxdqn.learner",
-    "make_prioritized_buffer": "jaxdqn.replay",
-    "make_uniform_buffer": "jaxdqn.replay",
-    "epsilon_greedy": "jaxdqn.acting",
-    "make_actor": "jaxdqn.acting",
-    "make_greedy": "jaxdqn.acting",
-    "make_train": "jaxdqn.compiled",
-    "TrainConfig": "jaxdqn.compiled",
-    "Settings": "jaxdqn.compiled",
-    "make_runner": "jaxdqn.compiled",
+    "Observation": "jaxdqn.core.types",
+    "RowsObservation": "jaxdqn.core.types",
+    "Transition": "jaxdqn.core.types",
+    "NetworkSpec": "jaxdqn.core.types",
+    "example_transition": "jaxdqn.core.types",
+    "make_network": "jaxdqn.core.networks",
+    "one_hot_board": "jaxdqn.core.networks",
+    "td_loss": "jaxdqn.core.losses",
+    "q_learning_td": "jaxdqn.core.losses",
+    "double_q_learning_td": "jaxdqn.core.losses",
+    "huber": "jaxdqn.core.losses",
+    "LearnerState": "jaxdqn.core.learner",
+    "PendingPriorities": "jaxdqn.core.learner",
+    "UpdateMetrics": "jaxdqn.core.learner",
+    "flush": "jaxdqn.core.learner",
+    "get_learning_rate": "jaxdqn.core.learner",
+    "set_learning_rate": "jaxdqn.core.learner",
+    "init_learner": "jaxdqn.core.learner",
+    "make_optimizer": "jaxdqn.core.learner",
+    "make_train_step": "jaxdqn.core.learner",
+    "make_update": "jaxdqn.core.learner",
+    "make_prioritized_buffer": "jaxdqn.core.replay",
+    "make_uniform_buffer": "jaxdqn.core.replay",
+    "epsilon_greedy": "jaxdqn.core.acting",
+    "make_actor": "jaxdqn.core.acting",
+    "make_greedy": "jaxdqn.core.acting",
+    "make_train": "jaxdqn.core",
+    "TrainConfig": "jaxdqn.core",
+    "Settings": "jaxdqn.core",
+    "make_runner": "jaxdqn.core",
     "JaxGame": "jaxdqn.jaxgames",
 }
 
@@ -65,6 +71,8 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name: str):
     module = _EXPORTS.get(name)
+    if module is None and f"jaxdqn.{name}" in moved.MOVED:  # ``from jaxdqn import learner``, the old way
+        return importlib.import_module(f"jaxdqn.{name}")
     if module is None:
         raise AttributeError(f"module 'jaxdqn' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

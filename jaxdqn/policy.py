@@ -18,15 +18,15 @@ import numpy as np
 from blessed.keyboard import Keystroke
 from retro.input import InputSource
 
-from jaxdqn import learner
-from jaxdqn.acting import make_greedy
-from jaxdqn.assembly import assemble_config
+from jaxdqn.core import learner
+from jaxdqn.core.acting import make_greedy
+from jaxdqn.config.assembly import assemble_config
 from jaxdqn.config import CONFIG_NAME, load_config
 from jaxdqn.errors import JaxdqnError
-from jaxdqn.fingerprint import check_compatible
+from jaxdqn.config.fingerprint import check_compatible
 from jaxdqn.run.checkpoints import CheckpointRemoved, Checkpoints, checkpoint_name
-from jaxdqn.run.state import restore_state
-from jaxdqn.types import Observation
+from jaxdqn.run.restore import restore_state
+from jaxdqn.core.types import Observation
 
 
 class TrainedPolicy:

@@ -1,7 +1,5 @@
 import os
-import sys
 import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -15,15 +13,14 @@ os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="jaxdqn-tests-jax-cache-"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
     """A tinygame run trained for 20 episodes (checkpoints ep_0010 and ep_0020), shared by the command tests."""
     from jaxdqn.config import load_config
-    from jaxdqn.trainer import trainer_from_config
-    from runs import make_run
+    from jaxdqn.trainers import trainer_from_config
+    from tests.support.runs import make_run
 
     run = make_run(tmp_path_factory.mktemp("cli"), training_episodes=20)
     with trainer_from_config(load_config(run)) as trainer:

@@ -8,7 +8,7 @@ import jaxdqn
 def test_every_exported_name_resolves():
     for name in jaxdqn.__all__:
         assert getattr(jaxdqn, name) is not None, name
-    from jaxdqn.compiled import make_train
+    from jaxdqn.core import make_train
     from jaxdqn.jaxgames import JaxGame
     assert jaxdqn.make_train is make_train and jaxdqn.JaxGame is JaxGame  # the research path from the top
 

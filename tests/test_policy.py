@@ -5,7 +5,7 @@ import pytest
 from jaxdqn.errors import JaxdqnError
 from jaxdqn.games.metadata import game_factory
 from jaxdqn.policy import PolicyInput, TrainedPolicy
-from runs import rotated_while_read
+from tests.support.runs import rotated_while_read
 
 
 def test_trained_policy_and_policy_input_drive_a_game_to_its_end(trained_run):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from runs import REPO, env, run_cli
+from tests.support.runs import REPO, env, run_cli
 
 BLOCKS = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
 

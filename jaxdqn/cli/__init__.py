@@ -107,7 +107,7 @@ def suggest_option(word: str, parser: argparse.ArgumentParser) -> str | None:
     config.toml key."""
     import difflib
 
-    from jaxdqn.config_schema import DISTRIBUTED_KEYS, MODEL_DEFAULTS, TRAINING_KEYS
+    from jaxdqn.config.schema import DISTRIBUTED_KEYS, MODEL_DEFAULTS, TRAINING_KEYS
     from jaxdqn.errors import closest
 
     name = word.split("=", 1)[0]

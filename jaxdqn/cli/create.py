@@ -8,7 +8,7 @@ from jaxdqn.errors import JaxdqnError
 
 
 def _hyperparam_options(parser) -> None:
-    from jaxdqn.config_schema import TRAINING_KEYS
+    from jaxdqn.config.schema import TRAINING_KEYS
 
     group = parser.add_argument_group("hyperparameters (written into config.toml; defaults in brackets)")
     for key, (default, meaning) in TRAINING_KEYS.items():
@@ -55,10 +55,10 @@ def parse_game(game: str) -> dict:
 
 
 def run(args) -> int:
-    from jaxdqn.assembly import network_spec
+    from jaxdqn.config.assembly import network_spec
     from jaxdqn.config import CONFIG_NAME
-    from jaxdqn.config_schema import MODEL_DEFAULTS, TRAINING_KEYS, validate_model, validate_training
-    from jaxdqn.config_file import write_config
+    from jaxdqn.config.schema import MODEL_DEFAULTS, TRAINING_KEYS, validate_model, validate_training
+    from jaxdqn.config.writing import write_config
     from jaxdqn.errors import raise_if
     from jaxdqn.games.encoding import start_game
     from jaxdqn.games.known import known_game
@@ -98,7 +98,7 @@ def run(args) -> int:
         print(f"  observes    : the board and {preprocessing['observe_state']}")
     print(f"  architecture: {arch}, hidden layers {hidden}")
     if chars:
-        from jaxdqn.architecture import describe
+        from jaxdqn.config.architecture import describe
         encoder, _ = build_encoder(factory, metadata, preprocessing, exploration_turns=0)
         spec = network_spec(encoder, hidden, metadata.num_actions, metadata.spatial)
         print("\n".join("  " + line.removeprefix("[INIT] ") for line in describe(spec, table=False).splitlines()[1:]))

@@ -46,7 +46,7 @@ def evaluate(run_dir, episodes: int, checkpoint: str | None = None, seed: int | 
     ``record``: a folder for each episode's asciinema cast (the retro game only)."""
     import random
 
-    from jaxdqn.episodes import run_episode
+    from jaxdqn.games.episodes import run_episode
     from jaxdqn.policy import TrainedPolicy
 
     if episodes <= 0:
@@ -89,8 +89,8 @@ def evaluate_jax(policy, episodes: int, seed: int, max_turns: int) -> list:
     import jax
     import numpy as np
 
-    from jaxdqn.compiled.evaluate import make_evaluate
-    from jaxdqn.episodes import EpisodeOutcome
+    from jaxdqn.core.evaluation import make_evaluate
+    from jaxdqn.games.episodes import EpisodeOutcome
 
     game = policy.config.jax_game
     evaluate = jax.jit(make_evaluate(game, policy.parts.network, 0, episodes, max_turns))

@@ -37,7 +37,7 @@ def _interval_rates(run_dir: Path, stats) -> dict[int, float]:
 
 def run(args) -> int:
     from jaxdqn.config import load_config
-    from jaxdqn.config_schema import TRAINING_DEFAULTS
+    from jaxdqn.config.schema import TRAINING_DEFAULTS
     from jaxdqn.errors import JaxdqnError
     from jaxdqn.run.checkpoints import CheckpointRemoved, Checkpoints, checkpoint_name
     from jaxdqn.run.log import LOG_NAME, format_duration, parse_log

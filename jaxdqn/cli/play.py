@@ -60,7 +60,7 @@ def run(args) -> int:
 
 def _play_headless(policy, max_turns: int | None, recorder):
     if recorder is None:
-        from jaxdqn.episodes import run_episode
+        from jaxdqn.games.episodes import run_episode
         return run_episode(policy.env(), policy.greedy, max_turns)
     from jaxdqn.games.recording import record_episode
     return record_episode(policy.env(), policy.greedy, recorder, max_turns, label=policy.checkpoint)
@@ -71,7 +71,7 @@ def _play_in_terminal(terminal, policy, framerate: int, max_turns: int | None, r
 
     from retro.views.terminal import TerminalView
 
-    from jaxdqn.episodes import run_episode
+    from jaxdqn.games.episodes import run_episode
     from jaxdqn.games.recording import status_line
 
     env = policy.env()

@@ -55,7 +55,7 @@ def _train(args, run_dir: Path, stop) -> int:
 
     from jaxdqn.config import CONFIG_NAME, load_config
     from jaxdqn.errors import JaxdqnError
-    from jaxdqn.trainer import trainer_from_config
+    from jaxdqn.trainers import trainer_from_config
 
     if args.episodes is not None and args.episodes <= 0:
         raise JaxdqnError(f"--episodes {args.episodes}: give a positive number of episodes")
@@ -63,14 +63,14 @@ def _train(args, run_dir: Path, stop) -> int:
     distributed = load_config(run_dir, import_game=False).distributed
     several = distributed.get("coordinator") is not None
     if several:
-        from jaxdqn.trainer.distributed import join_processes
+        from jaxdqn.trainers.processes import join_processes
         if args.episodes is not None and args.process_id:
             raise JaxdqnError("--episodes changes config.toml: give it on process 0 only (or edit the file on every "
                               "machine)")
         join_processes(distributed, args.process_id, stop)
         several = jax.process_count() > 1
     if several:  # every process sees process 0's config.toml, --episodes included, and the same directory
-        from jaxdqn.trainer.distributed import agree_on_run
+        from jaxdqn.trainers.processes import agree_on_run
         if args.episodes is not None and jax.process_index() == 0:
             _set_episodes(run_dir / CONFIG_NAME, args.episodes)
         config = agree_on_run(run_dir, lambda: load_config(run_dir), distributed["timeout"])
@@ -108,7 +108,7 @@ def _argv(args) -> list[str]:
 
 
 def _set_episodes(path: Path, episodes: int) -> None:
-    from jaxdqn.config_file import set_value
+    from jaxdqn.config.writing import set_value
     from jaxdqn.run.lock import RunLock
 
     with RunLock(path.parent).acquire():  # the config is the run's: only its writer changes it

@@ -18,7 +18,7 @@ from retro.views.headless import HeadlessView
 from retro.views._util import get_agent_character
 
 from jaxdqn.errors import ConfigError, JaxdqnError, Problem
-from jaxdqn.types import Observation
+from jaxdqn.core.types import Observation
 
 UNKNOWN_STRATEGIES = ("ignore", "error")
 

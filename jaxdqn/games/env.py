@@ -8,7 +8,7 @@ import numpy as np
 
 from jaxdqn.errors import JaxdqnError
 from jaxdqn.games.encoding import ObservationEncoder, start_game
-from jaxdqn.types import Observation
+from jaxdqn.core.types import Observation
 
 
 class GameEnv:

@@ -62,8 +62,8 @@ def status_line(label: str, turn: int, game, reward_key: str, action: str | None
 
 def record_episode(env, choose, recorder: CastRecorder, max_turns: int | None = None, label: str = ""):
     """Play one greedy episode of ``env``, each frame into ``recorder``; the outcome
-    (:class:`~jaxdqn.episodes.EpisodeOutcome`)."""
-    from jaxdqn.episodes import run_episode
+    (:class:`~jaxdqn.games.episodes.EpisodeOutcome`)."""
+    from jaxdqn.games.episodes import run_episode
 
     names = [a if a is not None else "no-op" for a in env.actions]
 

@@ -5,7 +5,7 @@ A JAX game is a :class:`JaxGame`:
 - ``reset(key) -> (state, obs)`` and ``step(state, action, key) -> (state, obs, reward, done)``,
   pure and jittable, ``state`` a pytree of fixed-shape arrays, so ``jax.vmap`` runs many games
   and ``lax.scan`` runs many steps inside one compiled program.
-- ``obs`` is jaxdqn's compact :class:`~jaxdqn.types.Observation` (``uint8`` board codes in the
+- ``obs`` is jaxdqn's compact :class:`~jaxdqn.core.types.Observation` (``uint8`` board codes in the
   order of ``metadata["character_set"]``, ``float32`` extras), exactly what the host encoder
   produces from the retro game it ports (``retro_module``) with ``preprocessing``, so a
   network trained on one plays the other unchanged.
@@ -27,7 +27,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxdqn.types import Observation
+from jaxdqn.core.types import Observation
 
 
 class JaxGame(NamedTuple):

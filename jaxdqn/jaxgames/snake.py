@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdqn.jaxgames.protocol import JaxGame
-from jaxdqn.types import Observation
+from jaxdqn.core.types import Observation
 
 WIDTH, HEIGHT = 32, 16
 CELLS = WIDTH * HEIGHT

@@ -38,11 +38,8 @@ def test_the_device_check_dry_run_measures_every_stage(tmp_path):
 
 
 def test_a_failing_stage_is_recorded_and_the_check_goes_on(tmp_path, monkeypatch):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import device_check
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # the script imports its neighbours by name
+    import device_check
     check = device_check.Check(tmp_path, budget_s=100, tests_reserve_s=10, only=None)
 
     def broken():

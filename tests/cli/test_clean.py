@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from runs import make_run
+from tests.support.runs import make_run
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 import pytest
 
-from runs import TINYGAME
+from tests.support.runs import TINYGAME
 from jaxdqn.config import load_config
 
 

@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 from jaxdqn.device import select_device
-from runs import TINY_CONFIG, env, make_run, rotated_while_read
+from tests.support.runs import TINY_CONFIG, env, make_run, rotated_while_read
 
 
 def test_info(trained_run, cli):

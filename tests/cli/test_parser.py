@@ -1,6 +1,6 @@
 import pytest
 
-from runs import make_run
+from tests.support.runs import make_run
 from jaxdqn.cli import main
 
 

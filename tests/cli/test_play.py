@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from runs import env
+from tests.support.runs import env
 
 
 def test_play_headless(trained_run, cli):

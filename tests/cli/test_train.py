@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from runs import make_run, popen_cli, run_cli
+from tests.support.runs import make_run, popen_cli, run_cli
 from jaxdqn.run.checkpoints import Checkpoints, checkpoint_name
 from jaxdqn.run.log import parse_log
-from jaxdqn.trainer.progress import compile_estimate
+from jaxdqn.trainers.progress import compile_estimate
 
 
 @pytest.mark.slow

@@ -1,12 +1,9 @@
-import sys
-
 import pytest
 
-from runs import TINYGAME
+from tests.support.runs import TINYGAME
 
 
 @pytest.fixture(autouse=True)
-def tinygame_on_path():
-    sys.path.insert(0, str(TINYGAME))
-    yield
-    sys.path.remove(str(TINYGAME))
+def tinygame_on_path(monkeypatch):
+    """The tinygame importable by name, as a user's game on the path would be."""
+    monkeypatch.syspath_prepend(str(TINYGAME))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from runs import tiny_env
+from tests.support.runs import tiny_env
 from jaxdqn.errors import JaxdqnError
 from jaxdqn.games.env import GameEnv, VectorEnv
 from jaxdqn.games.metadata import game_factory, load_pyproject_metadata
@@ -48,7 +48,7 @@ def test_wrong_reward_key_is_explained():
 def test_a_character_met_only_on_a_games_last_frame_is_counted_apart():
     import dataclasses
 
-    from runs import TINYGAME
+    from tests.support.runs import TINYGAME
     meta, _ = load_pyproject_metadata("tinygame", str(TINYGAME))
     meta = dataclasses.replace(meta, character_set=["A", "B", "C"])  # the player's P is unknown
     factory = game_factory("tinygame", meta.factory, str(TINYGAME))

@@ -11,24 +11,16 @@ def read_cast(path):
 
 def replayed_boards(actions):
     """The tinygame's boards (as the recording draws them) after each of ``actions``, replayed from scratch."""
-    import sys
-
-    from runs import TINYGAME
-    sys.path.insert(0, str(TINYGAME))
-    try:
-        from tinygame import build
-
-        from jaxdqn.games.encoding import start_game
-        from jaxdqn.games.recording import board_text
-        game = start_game(build)
-        boards = [board_text(game)]
-        for name in actions:
-            game.input_source.press(None if name == "no-op" else name)
-            game.step()
-            boards.append(board_text(game))
-        return boards
-    finally:
-        sys.path.remove(str(TINYGAME))
+    from jaxdqn.games.encoding import start_game
+    from jaxdqn.games.recording import board_text
+    from tests.support.games.tinygame.tinygame import build
+    game = start_game(build)
+    boards = [board_text(game)]
+    for name in actions:
+        game.input_source.press(None if name == "no-op" else name)
+        game.step()
+        boards.append(board_text(game))
+    return boards
 
 
 def test_play_records_every_frame_of_the_game(trained_run, tmp_path, capsys):

@@ -1,0 +1,69 @@
+"""Host side: an MLP's board as row lists (see :class:`jaxdqn.core.types.RowsObservation`), in numpy.
+
+The trainer stores an MLP's boards as lists of occupied one-hot rows, padded to a power of
+two. When a board has more occupied cells than the lists hold (an egocentric view near the
+edge, a longer snake) every place holding lists is widened with :func:`widen_rows`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from jaxdqn.core.types import NetworkSpec, Observation, RowsObservation, Transition
+
+MIN_ROWS_WIDTH = 16
+
+
+class BoardOutgrewRows(ValueError):
+    """A board has more occupied cells than the row lists hold."""
+
+    def __init__(self, occupied: int, width: int):
+        self.occupied = occupied
+        super().__init__(f"a board has {occupied} occupied cells, more than the row list's {width}")
+
+
+def rows_width(occupied: int) -> int:
+    """A list length (a power of two, at least 16) that holds ``occupied`` cells."""
+    return max(MIN_ROWS_WIDTH, 1 << max(0, occupied - 1).bit_length())
+
+
+def stored_rows_width(spec: NetworkSpec, occupied: int) -> int:
+    """The row-list width observations are stored in for ``spec``: :func:`rows_width` for an MLP
+    over a board, 0 (keep the board) for a CNN or a network without a board."""
+    return rows_width(occupied) if spec.has_board and not spec.spatial else 0
+
+
+def rows_dtype(spec: NetworkSpec):
+    return np.int16 if spec.flat_board_size < 2**15 else np.int32
+
+
+def board_rows(board: np.ndarray, spec: NetworkSpec, width: int) -> np.ndarray:
+    """``uint8 [N, H, W]`` boards to ``[N, width]`` row lists.
+
+    Raises :class:`BoardOutgrewRows` when a board has more than ``width`` occupied cells.
+    """
+    cells = board.reshape(board.shape[0], -1)
+    rows = np.full((board.shape[0], width), spec.flat_board_size, rows_dtype(spec))
+    for i, board_cells in enumerate(cells):
+        cell = np.flatnonzero(board_cells)
+        if cell.size > width:
+            raise BoardOutgrewRows(int(np.count_nonzero(cells, axis=1).max()), width)
+        rows[i, :cell.size] = cell * spec.num_channels + board_cells[cell] - 1
+    return rows
+
+
+def as_rows(obs: Observation, spec: NetworkSpec, width: int) -> RowsObservation:
+    """A batch of boards as row lists of ``width`` (the extras are kept as they are)."""
+    return RowsObservation(board_rows(np.asarray(obs.board), spec, width), obs.extras)
+
+
+def widen_rows(data, width: int, fill: int, xp=np):
+    """Pad the row lists in ``data`` (a RowsObservation or a Transition of them, leading axes any)
+    to ``width`` entries with ``fill``; ``xp`` is numpy or jax.numpy."""
+    if isinstance(data, Transition):
+        return data._replace(obs=widen_rows(data.obs, width, fill, xp),
+                             next_obs=widen_rows(data.next_obs, width, fill, xp))
+    rows = data.rows
+    if rows.shape[-1] >= width:
+        return data
+    pad = [(0, 0)] * (rows.ndim - 1) + [(0, width - rows.shape[-1])]
+    return data._replace(rows=xp.pad(rows, pad, constant_values=fill))

@@ -1,0 +1,304 @@
+"""Training compiled end to end: acting, game steps, replay and updates inside one jitted program.
+
+One carried :class:`RunnerState` holds everything a run is (learner, replay, the games,
+their current observations, per-game episode statistics, schedules, counters, key). An
+*iteration* plays ``S`` steps of all ``num_envs`` games (``lax.scan`` over steps,
+``jax.vmap`` over games), adds their ``S * num_envs`` transitions to replay and makes ``U``
+updates, where ``S * num_envs = U * train_every``: the reference's ratio of one update per
+``train_every`` transitions, kept for any number of games. A *chunk* runs iterations in a
+``lax.while_loop`` until an episode count or an iteration budget is reached, so the host
+only logs, checkpoints and watches for Ctrl+C between chunks.
+
+Semantics, as in the host trainer: epsilon-greedy over the actions plus the no-op; epsilon
+decays after every finished episode and the learning rate after every finished episode
+that trained; updates start once replay holds a batch; the target network is copied when
+an update finds ``target_update_freq`` game steps passed since the previous update's
+period; an episode cut at ``max_turns_per_episode`` is not terminal (its last transition
+bootstraps). What differs is the phase: an iteration's updates come after its transitions.
+
+An MLP's observations are stored as row lists of a fixed width (see
+:class:`~jaxdqn.core.types.RowsObservation`); a board with more occupied cells sets ``overflow``
+and ends the chunk, and the caller reruns the chunk with wider lists.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxdqn.core import learner
+from jaxdqn.core.acting import epsilon_greedy
+from jaxdqn.jaxgames.protocol import JaxGame, step_and_reset
+from jaxdqn.core.learner import LearnerState, PendingPriorities
+from jaxdqn.core.networks import Network
+from jaxdqn.core.replay import make_prioritized_buffer, make_uniform_buffer
+from jaxdqn.core.types import Observation, RowsObservation, Transition, example_transition
+
+
+class Settings(NamedTuple):
+    """The hyperparameters a compiled run is made of (the config's [training] keys)."""
+
+    num_envs: int = 1
+    batch_size: int = 64
+    memory_capacity: int = 50_000
+    prioritize_experiences: bool = True
+    gamma: float = 0.99
+    double_dqn: bool = False
+    train_every: int = 4
+    target_update_freq: int = 500
+    learning_rate: float = 1e-4
+    learning_rate_decay: float = 0.9999
+    epsilon: float = 1.0
+    epsilon_decay: float = 0.9997
+    epsilon_min: float = 0.05
+    max_turns_per_episode: int = 2000
+    rows_width: int = 0  # row-list width replay stores boards in; 0 stores boards
+
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.train_every // math.gcd(self.num_envs, self.train_every)
+
+    @property
+    def updates_per_iteration(self) -> int:
+        return self.num_envs // math.gcd(self.num_envs, self.train_every)
+
+
+class EpisodeRecords(NamedTuple):
+    """Finished episodes, in order: the first ``count`` entries are filled."""
+
+    reward: jax.Array  # float32 [R]
+    length: jax.Array  # int32 [R]
+    loss: jax.Array  # float32 [R]: average loss of the episode's updates (0 without updates)
+    epsilon: jax.Array  # float32 [R]: epsilon once the episode ended (decayed for it)
+    count: jax.Array  # int32
+
+
+class Clock(NamedTuple):
+    """Counters every agent of a run shares (they all play the same number of steps): what decides
+    when updates start and when the target network is copied, outside ``vmap`` so those decisions
+    stay real branches."""
+
+    added: jax.Array  # int32: transitions each agent has added to replay (saturating)
+    period: jax.Array  # int32: game steps // target_update_freq
+    phase: jax.Array  # int32: game steps % target_update_freq
+    last_update_period: jax.Array  # int32: ``period`` at the last update (-1 before the first)
+
+
+class RunnerState(NamedTuple):
+    """One agent: its learner, replay, games and statistics."""
+
+    learner: LearnerState
+    replay: Any
+    pending: PendingPriorities
+    has_pending: jax.Array  # bool: ``pending`` holds the last update's priorities
+    games: Any  # the game states, leading axis num_envs
+    obs: Any  # their current observations, in the stored form
+    ep_reward: jax.Array  # float32 [num_envs]
+    ep_length: jax.Array  # int32 [num_envs]
+    ep_loss: jax.Array  # float32 [num_envs]: loss summed over updates during the episode
+    ep_updates: jax.Array  # int32 [num_envs]
+    epsilon: jax.Array  # float32
+    learning_rate: jax.Array  # float32 (also in the optimizer's state)
+    episodes: jax.Array  # int32: finished episodes
+    key: jax.Array
+    records: EpisodeRecords
+    overflow: jax.Array  # bool: a board had more occupied cells than the row lists hold
+
+
+def to_stored(obs: Observation, spec, width: int):
+    """A batch of observations in the stored form, and whether any board outgrew ``width`` row lists."""
+    if not width:
+        return obs, jnp.bool_(False)
+    flat = obs.board.reshape(obs.board.shape[0], -1)
+    pad = spec.flat_board_size
+    dtype = jnp.int16 if pad < 2**15 else jnp.int32
+
+    def rows(cells):
+        index = jnp.nonzero(cells, size=width, fill_value=cells.shape[0])[0]
+        code = cells[jnp.minimum(index, cells.shape[0] - 1)].astype(jnp.int32)
+        return jnp.where(index < cells.shape[0], index * spec.num_channels + code - 1, pad).astype(dtype)
+
+    overflow = jnp.any(jnp.sum(flat != 0, axis=1) > width)
+    return RowsObservation(jax.vmap(rows)(flat), obs.extras), overflow
+
+
+def _where(mask, a, b):
+    """``a`` where ``mask`` (one flag per leading entry), else ``b``, for every leaf."""
+    return jax.tree.map(lambda x, y: jnp.where(mask.reshape(mask.shape + (1,) * (x.ndim - 1)), x, y), a, b)
+
+
+def _append(records: EpisodeRecords, ended, reward, length, loss, epsilon) -> EpisodeRecords:
+    slot = jnp.where(ended, records.count + jnp.cumsum(ended) - 1, records.reward.shape[0])
+    return EpisodeRecords(records.reward.at[slot].set(reward, mode="drop"),
+                          records.length.at[slot].set(length, mode="drop"),
+                          records.loss.at[slot].set(loss, mode="drop"),
+                          records.epsilon.at[slot].set(epsilon, mode="drop"),
+                          records.count + jnp.sum(ended))
+
+
+class Runner(NamedTuple):
+    """The compiled loop's pure functions for one game, network and settings."""
+
+    init: Any  # key -> RunnerState (one agent)
+    run_chunk: Any  # (agent or stacked agents, clock, target_episodes, max_iterations) -> (agents, clock, iterations)
+    updates: Any  # (agent, key, n) -> agent: n updates on its replay, no game played (the update's own cost)
+    settings: Settings
+    records: int  # capacity of the episode records
+
+    @staticmethod
+    def init_clock() -> Clock:
+        return Clock(jnp.int32(0), jnp.int32(0), jnp.int32(0), jnp.int32(-1))
+
+
+def make_runner(game: JaxGame, network: Network, settings: Settings, records: int, data_axis: str | None = None,
+                data_shards: int = 1, mesh_axes: tuple = ()) -> Runner:
+    """Bind a game, a network and settings into ``init`` (one agent) and ``run_chunk`` (agents stacked on
+    a leading axis, each with its own seed; pure and jittable). ``records`` bounds the episodes one chunk
+    may finish.
+
+    Inside ``shard_map`` (see :mod:`jaxdqn.core.sharding`): with ``data_axis``, each of the
+    ``data_shards`` devices along it holds ``1 / data_shards`` of every agent's games, replay and batch,
+    gradients are averaged over it (parameters stay identical) and finished episodes are counted over it;
+    ``mesh_axes`` are all the mesh's axes, over which a chunk's end is decided.
+    """
+    s = settings
+    spec = network.spec
+    n = s.num_envs // data_shards  # this device's games
+    batch_size, capacity = s.batch_size // data_shards, s.memory_capacity // data_shards
+    steps, updates = s.steps_per_iteration, s.updates_per_iteration
+    optimizer = learner.make_optimizer(s.learning_rate)
+    buffer = make_prioritized_buffer(capacity) if s.prioritize_experiences else make_uniform_buffer(capacity)
+    update_fn = learner.make_update(network, optimizer, s.gamma, None, s.double_dqn, jit=False, axis_name=data_axis)
+
+    def over_data(x):
+        return jax.lax.psum(x, data_axis) if data_axis else x
+
+    def init(key, shard=0) -> RunnerState:
+        """One agent (its share of games and replay on data shard ``shard``: the same network, other games)."""
+        init_key, game_key, run_key = jax.random.split(key, 3)
+        if data_axis:
+            game_key, run_key = jax.random.fold_in(game_key, shard), jax.random.fold_in(run_key, shard)
+        games, obs = jax.vmap(game.reset)(jax.random.split(game_key, n))
+        stored, overflow = to_stored(obs, spec, s.rows_width)
+        example = example_transition(jax.tree.map(lambda x: x[0], stored))
+        params = network.init(init_key)
+        state = LearnerState(params, params, optimizer.init(params), jnp.zeros((), jnp.int32))
+        zeros_f, zeros_i = jnp.zeros((n,), jnp.float32), jnp.zeros((n,), jnp.int32)
+        return RunnerState(
+            state, buffer.init(example),
+            PendingPriorities(jnp.zeros((batch_size,), jnp.int32), jnp.zeros((batch_size,), jnp.float32)),
+            jnp.bool_(False), games, stored, zeros_f, zeros_i, zeros_f, zeros_i,
+            jnp.float32(s.epsilon), jnp.float32(s.learning_rate), jnp.int32(0), run_key,
+            EpisodeRecords(jnp.zeros((records,), jnp.float32), jnp.zeros((records,), jnp.int32),
+                           jnp.zeros((records,), jnp.float32), jnp.zeros((records,), jnp.float32), jnp.int32(0)),
+            overflow)
+
+    acting_fields = ("games", "obs", "ep_reward", "ep_length", "ep_loss", "ep_updates", "epsilon", "learning_rate",
+                     "episodes", "records", "overflow")
+
+    def game_step(params, a: dict, key):
+        """One step of every game; ``a`` holds only the fields acting changes (a scan over the whole state
+        would carry replay and learner through every step)."""
+        act_key, env_key = jax.random.split(key)
+        actions = epsilon_greedy(act_key, network.apply(params, a["obs"]), a["epsilon"])
+        cut = a["ep_length"] + 1 >= s.max_turns_per_episode
+        out = jax.vmap(step_and_reset, in_axes=(None, 0, 0, 0, 0))(game, a["games"], actions,
+                                                                     jax.random.split(env_key, n), cut)
+        ended = out.done | cut
+        final, overflow = to_stored(out.final_obs, spec, s.rows_width)
+        fresh, fresh_overflow = jax.lax.cond(jnp.any(ended), lambda: to_stored(out.obs, spec, s.rows_width),
+                                             lambda: (final, jnp.bool_(False)))
+        transition = Transition(a["obs"], actions, out.reward.astype(jnp.float32), final, out.done)
+        reward, length = a["ep_reward"] + out.reward, a["ep_length"] + 1
+        loss = jnp.where(a["ep_updates"] > 0, a["ep_loss"] / jnp.maximum(a["ep_updates"], 1), 0.0)
+        finished = over_data(jnp.sum(ended))
+        trained = over_data(jnp.sum(ended & (a["ep_updates"] > 0)))
+        keep = ~ended
+        epsilon = jnp.maximum(s.epsilon_min, a["epsilon"] * jnp.float32(s.epsilon_decay) ** finished)
+        a = dict(
+            games=out.state, obs=_where(ended, fresh, final),
+            ep_reward=jnp.where(keep, reward, 0.0), ep_length=jnp.where(keep, length, 0),
+            ep_loss=jnp.where(keep, a["ep_loss"], 0.0), ep_updates=jnp.where(keep, a["ep_updates"], 0),
+            epsilon=epsilon,
+            learning_rate=a["learning_rate"] * jnp.float32(s.learning_rate_decay) ** trained,
+            episodes=a["episodes"] + finished, records=_append(a["records"], ended, reward, length, loss, epsilon),
+            overflow=a["overflow"] | overflow | fresh_overflow)
+        return a, transition
+
+    def train_once(r: RunnerState, key) -> tuple[RunnerState, None]:
+        state = r.learner._replace(opt_state=learner.set_learning_rate(r.learner.opt_state, r.learning_rate))
+        replay = buffer.update(r.replay, r.pending.indices, r.pending.abs_td, r.has_pending)
+        batch, indices, weights = buffer.sample(replay, key, batch_size)
+        state, metrics = update_fn(state, batch, weights)
+        return r._replace(learner=state, replay=replay, pending=PendingPriorities(indices, metrics.abs_td),
+                          has_pending=jnp.bool_(True), ep_loss=r.ep_loss + metrics.loss,
+                          ep_updates=r.ep_updates + 1), None
+
+    def train(r: RunnerState, sync, key) -> RunnerState:
+        r = r._replace(learner=jax.lax.cond(sync, lambda x: x._replace(target_params=x.params), lambda x: x,
+                                            r.learner))
+        return jax.lax.scan(train_once, r, jax.random.split(key, updates))[0]
+
+    def iteration(r: RunnerState, train_now: bool, sync) -> RunnerState:
+        """One agent's iteration; its updates happen when ``train_now`` (a Python bool: warm-up iterations,
+        before replay holds a batch, are a loop of their own, so no branch copies the state)."""
+        key, step_key, update_key = jax.random.split(r.key, 3)
+        params = r.learner.params
+        acting, transitions = jax.lax.scan(lambda a, k: game_step(params, a, k),
+                                           {f: getattr(r, f) for f in acting_fields}, jax.random.split(step_key, steps))
+        flat = jax.tree.map(lambda x: x.reshape((steps * n,) + x.shape[2:]), transitions)
+        r = r._replace(key=key, replay=buffer.add(r.replay, flat), **acting)
+        return train(r, sync, update_key) if train_now else r
+
+    def tick(clock: Clock) -> tuple[Clock, jax.Array]:
+        """The clock after an iteration's transitions, and whether its first update copies the target first
+        (``target_update_freq`` game steps passed since the last update's period)."""
+        phase = clock.phase + steps * s.num_envs
+        added = jnp.minimum(clock.added + steps * s.num_envs, 1 << 30)
+        period = clock.period + phase // s.target_update_freq
+        can_train = added >= s.batch_size
+        sync = can_train & (clock.last_update_period >= 0) & (period > clock.last_update_period)
+        last = jnp.where(can_train, period, clock.last_update_period)
+        return Clock(added, period, phase % s.target_update_freq, last), sync
+
+    def run_chunk(agents: RunnerState, clock: Clock, target_episodes, max_iterations):
+        """Iterate every agent until each has finished ``target_episodes``, or ``max_iterations`` ran, or a
+        board overflowed the row lists: ``(agents, clock, iterations run)``. Records start empty.
+
+        ``agents`` is one agent as ``init`` makes it, or several stacked on a leading axis (``vmap`` of
+        ``init``); a single agent is kept without that axis, so its scatters and gathers carry no batch
+        dimension and its buffers are updated in place."""
+        agents = agents._replace(records=agents.records._replace(count=jnp.zeros_like(agents.records.count)))
+        if mesh_axes:  # each process sizes its chunks by its own clock; every device must run the same count
+            max_iterations = jax.lax.pmin(max_iterations, mesh_axes)
+        batched = agents.episodes.ndim > 0
+
+        def more(carry):
+            agents, _, done = carry
+            fewest, overflow = jnp.min(agents.episodes), jnp.any(agents.overflow)
+            if mesh_axes:
+                fewest = jax.lax.pmin(fewest, mesh_axes)
+                overflow = jax.lax.pmax(overflow.astype(jnp.int32), mesh_axes) > 0
+            return (fewest < target_episodes) & (done < max_iterations) & ~overflow
+
+        def body(train_now):
+            step = jax.vmap(iteration, in_axes=(0, None, None)) if batched else iteration
+
+            def run(carry):
+                agents, clock, done = carry
+                clock, sync = tick(clock)
+                return step(agents, train_now, sync), clock, done + 1
+            return run
+
+        def warming(carry):  # the next iteration ends before replay holds a batch
+            return more(carry) & (carry[1].added + steps * s.num_envs < s.batch_size)
+
+        carry = jax.lax.while_loop(warming, body(False), (agents, clock, jnp.int32(0)))
+        return jax.lax.while_loop(more, body(True), carry)
+
+    def only_updates(r: RunnerState, key, count):
+        return jax.lax.fori_loop(0, count, lambda i, r: train_once(r, jax.random.fold_in(key, i))[0], r)
+
+    return Runner(init, run_chunk, only_updates, settings, records)

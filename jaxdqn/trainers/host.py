@@ -1,0 +1,221 @@
+"""The trainer: plays episodes, learns from replay, logs, checkpoints and resumes.
+
+The reference trainer's semantics, step for step: epsilon-greedy over the actions plus the
+no-op, an update every ``train_every`` game steps once the buffer holds a batch, the target
+network copied every ``target_update_freq`` game steps, epsilon and learning rate decayed
+once per episode. :class:`DQNTrainer` ties the pieces together: the run directory
+(:mod:`~jaxdqn.trainers.run_directory`), the acting loop (:mod:`~jaxdqn.trainers.host_acting`), the
+update pipeline (:mod:`~jaxdqn.trainers.host_updates`), checkpoints (:mod:`~jaxdqn.trainers.host_checkpoints`),
+the schedules and the interval statistics.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Callable
+
+import jax
+import numpy as np
+
+from jaxdqn.config.assembly import RunParts, assemble, network_identity
+from jaxdqn.config import CONFIG_NAME
+from jaxdqn.config.schema import MODEL_DEFAULTS, TRAINING_KEYS, validate_model, validate_training
+from jaxdqn.device import select_device
+from jaxdqn.errors import JaxdqnError, raise_if
+from jaxdqn.games.encoding import start_game
+from jaxdqn.games.env import VectorEnv
+from jaxdqn.games.metadata import GameMetadata
+from jaxdqn.trainers.memory import check_run_fits, retro_game_bytes
+from jaxdqn.run.checkpoints import checkpoint_name
+from jaxdqn.trainers.host_acting import HostActors
+from jaxdqn.trainers.host_checkpoints import HostCheckpoints
+from jaxdqn.trainers.run_directory import HoldsRun, RunDirectory
+from jaxdqn.trainers.progress import ProgressBar
+from jaxdqn.trainers.randomness import HostRandomness
+from jaxdqn.trainers.schedules import Schedules
+from jaxdqn.trainers.stats import EpisodeResult, Interval, StepRate, TrainingClock
+from jaxdqn.trainers.host_updates import UpdatePipeline
+
+MEASURED_GAMES_FROM = 256  # num_envs above which the memory check measures a retro game first
+
+
+class DQNTrainer(HostCheckpoints, HoldsRun):
+    """Trains a DQN agent on a retro game; the reference's API, with a JAX core underneath.
+
+    >>> from retro.examples.snake import create_game
+    >>> meta = GameMetadata(["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"], "reward")
+    >>> trainer = DQNTrainer(create_game, meta, "runs/my_snake", {"observe_state": ["apple_dx", "apple_dy"]},
+    ...                      training_episodes=500)  # doctest: +SKIP
+    >>> trainer.train()  # doctest: +SKIP
+
+    The trainer holds its run directory's lock from construction until :meth:`close` (or the
+    end of a ``with`` block, or the process); a second trainer on the same directory refuses.
+    """
+
+    def __init__(self, game_factory: Callable, metadata: GameMetadata, run_dir: str | Path,
+                 preprocessing: dict | None = None, **hyperparams):
+        model = {k: hyperparams.pop(k) for k in list(hyperparams) if k in MODEL_DEFAULTS}
+        raise_if(validate_model(model) + validate_training(hyperparams), "the hyperparameters")
+        self.run = RunDirectory(run_dir, hyperparams.get("keep_checkpoints", TRAINING_KEYS["keep_checkpoints"][0]))
+        try:
+            self._build(game_factory, metadata, preprocessing, {**model, **hyperparams})
+        except BaseException:
+            self.run.close()
+            raise
+
+    def _build(self, game_factory, metadata, preprocessing, hyperparams) -> None:
+        self.randomness = HostRandomness(hyperparams.get("seed"))
+        self.seed = self.randomness.seed
+        self.parts: RunParts = assemble(game_factory, metadata, preprocessing, hyperparams,
+                                        rng=self.randomness.discovery())
+        self.hp = self.parts.hp
+        self.metadata = self.parts.metadata
+        self.preprocessing = self.parts.game.preprocessing
+        self.spec = self.parts.spec
+        encoder = self.parts.game.encoder
+        occupied = int((encoder.encode(start_game(game_factory)).board > 0).sum()) if encoder.uses_board else 0
+        encoder.unknown_seen.clear()  # count what training meets, not this measurement
+        encoder.unknown_on_last_frame.clear()
+        self.device_choice = select_device(self.hp["device"])
+        self.device = self.device_choice.device
+        # before allocating; many games are many Python objects, measured on a few first
+        many = self.hp["num_envs"] > MEASURED_GAMES_FROM
+        check_run_fits(self.parts, self.parts.rows_width(occupied), self.device,
+                       retro_game_bytes=retro_game_bytes(self.parts.game.env) if many else None)
+        self.games = VectorEnv([self.parts.game.env() for _ in range(self.hp["num_envs"])])
+        self.env = self.games.envs[0]
+        self._game_factory = game_factory  # config.toml is written when a session starts, after resume's checks
+        self.pipeline = UpdatePipeline(self.parts, self.device, self.seed, occupied)
+        self.schedules = Schedules(self.hp)
+        self.actors = HostActors(self.games, self.pipeline, self.schedules, self.randomness.explore, self.hp)
+        self.total_training_seconds = 0.0
+        self.start_episode = 1
+        self.last_episode: EpisodeResult | None = None
+        self.stopped_at: int | None = None
+        self._resumed_from: str | None = None
+        self.compile_seconds: float | None = None  # the first update's compile time, as last measured
+        self._warned_characters: set[str] = set()
+        self._noted_last_frame: set[str] = set()
+
+    # ------------------------------------------------------------------ schedules and counters
+    @property
+    def epsilon(self) -> float:
+        return self.schedules.epsilon
+
+    @property
+    def learning_rate(self) -> float:
+        return self.schedules.learning_rate
+
+    @property
+    def total_steps(self) -> int:
+        return self.actors.total_steps
+
+    # ------------------------------------------------------------------ training
+    def train(self, on_checkpoint: Callable[[dict], None] | None = None,
+              on_episode: Callable[[], None] | None = None, stop=None) -> None:
+        """Train until ``training_episodes``; a checkpoint every ``checkpoint_every`` episodes.
+
+        ``on_checkpoint(stats)`` gets the interval's averages; ``on_episode()`` runs after each
+        episode. Supplying either turns the progress bar off (the caller shows progress).
+        ``stop`` is a :class:`jaxdqn.run.stop.StopRequests` (the command line passes one wired
+        to Ctrl+C and SIGTERM): once it is requested, the current episode ends after the
+        current game step, a checkpoint is saved, and ``train`` returns.
+        """
+        last = self.hp["training_episodes"]
+        if self.start_episode > last:
+            print(f"Training already complete ({last} episodes). To train further, raise training_episodes "
+                  f"in {self.run_dir / CONFIG_NAME} (or run: jaxdqn train {self.run_dir} --episodes N).")
+            return
+        existing = self.checkpoints.latest()
+        if existing is not None and existing >= self.start_episode:
+            raise JaxdqnError(
+                f"{self.run_dir} already has checkpoints (the newest is {checkpoint_name(existing)}). Resume with "
+                f"trainer.resume() or trainer.load_checkpoint({checkpoint_name(existing)!r}) (the command line "
+                f"does this for you), or start fresh with: jaxdqn clean {self.run_dir}")
+        self._start_session()
+        with TrainingClock() as clock:
+            self._train(clock, last, on_checkpoint, on_episode, stop)
+        if self.stopped_at is not None:
+            where = self.checkpoints.path(self.stopped_at)
+            print(f"Stopped after episode {self.stopped_at}. Saved {where}; run the same command to continue.")
+
+    def _train(self, clock: TrainingClock, last: int, on_checkpoint, on_episode, stop) -> None:
+        bar = None
+        if on_checkpoint is None and on_episode is None:
+            bar = ProgressBar(last, self.start_episode - 1, clock, self.compile_seconds)
+            self.pipeline.compiling = bar.compiling
+        interval = Interval(clock())
+        rate = StepRate(clock())
+        saving = stop.saving if stop is not None else contextlib.nullcontext
+
+        def end_episode(result: EpisodeResult, stopping: bool) -> bool:
+            """Schedules, callbacks, logging and checkpoints after one finished episode; True = stop."""
+            episode = self.start_episode
+            if not np.isfinite(result.avg_loss):
+                self._diverged(episode)
+            interval.add(result)
+            self._warn_unknown_characters()
+            now = clock()
+            steps_per_second = rate.episode(result.steps, now)
+            self.start_episode = episode + 1
+            self.last_episode = result
+            if self.schedules.episode_finished(result.trained):
+                self.pipeline.set_learning_rate(self.schedules.learning_rate)
+            self.run.metrics.add(episode, result.reward, result.steps, self.epsilon, result.avg_loss,
+                                 steps_per_second, self.total_training_seconds + now - interval.start,
+                                 ended=result.ended)
+            if on_episode:
+                on_episode()
+            if bar is not None:
+                bar.episode(result, self.epsilon, steps_per_second)
+                self.compile_seconds = bar.compile_seconds
+            if episode % self.hp["checkpoint_every"] == 0 or episode == last or stopping:
+                now = clock()
+                self.total_training_seconds += now - interval.start
+                stats = interval.stats(episode, self.epsilon, now, self.total_training_seconds)
+                with saving():
+                    self._save(episode, stats.line())
+                interval.__init__(clock())
+                if on_checkpoint:
+                    on_checkpoint(stats.as_dict())
+            if stopping:
+                self.stopped_at = episode
+            return stopping or episode == last
+
+        try:
+            with jax.default_device(self.device):
+                self.actors.run(lambda: stop is not None and stop.requested, end_episode)
+        finally:
+            if bar is not None:
+                bar.close()
+                self.pipeline.compiling = contextlib.nullcontext
+
+    def _warn_unknown_characters(self) -> None:
+        """A board character outside character_set is ignored: say so once per character, in the log; one
+        met only on a game's last frame (no action is chosen from it, and its value is not bootstrapped) is
+        harmless, and said to be."""
+        encoder = self.parts.game.encoder
+        for ch in sorted(set(encoder.unknown_seen) - self._warned_characters):
+            self.log.write(f"[WARN] character {ch!r} is not in character_set, so the network does not see it "
+                           f"while it plays: add it to character_set in {CONFIG_NAME} and start fresh (jaxdqn clean "
+                           f"{self.run_dir})")
+            self._warned_characters.add(ch)
+        for ch in sorted(set(encoder.unknown_on_last_frame) - set(encoder.unknown_seen) - self._noted_last_frame):
+            self.log.write(f"[NOTE] character {ch!r} is not in character_set but has only appeared on a game's last "
+                           "frame, which no action is chosen from: ignoring it is harmless")
+            self._noted_last_frame.add(ch)
+
+    def _start_session(self) -> None:
+        from jaxdqn.config.architecture import describe
+        if self.hp["tensorboard"]:
+            self.run.open_tensorboard(self.start_episode)
+        self.run.write_config(self.parts, self._game_factory)
+        network = self.parts.network
+        header = [describe(self.spec, self.metadata.actions, network, source=network_identity(network)),
+                  f"[INIT] Device: {self.device_choice.description}"]
+        if self.device_choice.note:
+            header.append(f"[INIT] {self.device_choice.note}")
+        for key, value in self.parts.game.discovered.items():
+            header.append(f"[INIT] {key} not given: measured {value} and recorded in {CONFIG_NAME}")
+        seed_line = None if self._resumed_from else self.randomness.log_line()  # a resume continues saved states
+        self.run.start_session(header, seed_line, self._resumed_from)
