@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from jaxdqn.core import Settings, game_spec, make_runner  # noqa: E402
-from jaxdqn.jaxgames import snake  # noqa: E402
 from jaxdqn.core.networks import make_network  # noqa: E402
+from jaxdqn.jaxgames import snake  # noqa: E402
 
 REFERENCE = Settings(rows_width=32)  # num_envs 1, batch 64, prioritized 50k, one update per 4 steps
 THROUGHPUT = Settings(rows_width=32, num_envs=256, train_every=256, batch_size=256, learning_rate=5e-4,

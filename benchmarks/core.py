@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from common import median_ms, print_table, reference_python, run_reference, versions  # noqa: E402
+
 from jaxdqn.core.learner import init_learner, make_optimizer, make_train_step  # noqa: E402
 from jaxdqn.core.networks import make_network  # noqa: E402
 from jaxdqn.core.replay import make_prioritized_buffer  # noqa: E402

@@ -157,6 +157,7 @@ def measured(r: dict) -> dict:
 
 def compiled_games(p: dict, sizes) -> dict:
     import compiled
+
     from jaxdqn.core import Settings
     out = {}
     for games, batch in sizes:
@@ -180,9 +181,9 @@ NAV = dict(board_height=25, board_width=25, num_channels=2, num_extras=0, num_ac
 
 
 def cnn_update(p: dict) -> dict:
+    import core
     import numpy as np
 
-    import core
     from jaxdqn.core.types import NetworkSpec
     spec = NetworkSpec(hidden_sizes=tuple(p["hidden_sizes"]), **NAV)
     rng = np.random.default_rng(0)

@@ -26,9 +26,9 @@ def child(devices: int, quick: bool) -> dict:
 
     sys.path.insert(0, str(ROOT))
     from jaxdqn.core import Settings, game_spec
+    from jaxdqn.core.networks import make_network
     from jaxdqn.core.sharding import make_distributed_runner, make_layout
     from jaxdqn.jaxgames import snake
-    from jaxdqn.core.networks import make_network
 
     network = make_network(game_spec(snake.JAX_GAME, (128, 64)))
     seeds = Settings(rows_width=32, num_envs=16, train_every=16, batch_size=128, learning_rate=5e-4,

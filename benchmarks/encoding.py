@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from common import reference_python, run_reference  # noqa: E402
+
 from jaxdqn.games.encoding import start_game  # noqa: E402
 from jaxdqn.games.env import GameEnv  # noqa: E402
 from jaxdqn.games.metadata import GameMetadata  # noqa: E402

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import encoding  # noqa: E402
 from common import print_table, versions  # noqa: E402
+
 from jaxdqn.jaxgames import snake  # noqa: E402
 from jaxdqn.jaxgames.protocol import step_and_reset  # noqa: E402
 

@@ -2,7 +2,7 @@
 semantics, and the PyTorch reference, trained the same way (default hyperparameters, observe_state
 apple_dx/dy, no character set given).
 
-    python benchmarks/learning_parity.py run --side host|compiled|reference --seeds 0 1 2 3 4 5 6 7 \\
+    python benchmarks/learning_parity.py run --side host|host-body|compiled|reference --seeds 0 1 2 3 4 5 6 7 \\
         [--episodes 2500] [--jobs 2] [--reference-python PATH] --out DIR
     python benchmarks/learning_parity.py report DIR [--plot FILE]
 
@@ -10,10 +10,11 @@ apple_dx/dy, no character set given).
 them); ``report`` prints the table (peak 100-episode average, means over episodes 1601-2000 and
 2101-2500, each side's mean with its 95% interval over seeds) and draws the mean curves with their
 intervals. The reference side runs ``reference_probe.py curve`` under a Python that has torch and
-retro-gamer, one thread per seed, ``--jobs`` seeds at a time. The compiled side trains all its seeds
-with one compiled program (``make_train``), a seed at a time, on the JAX snake, which sees the snake's body ``*``
-(its character set is fixed); the other two take their character sets from random play, as the
-reference discovers them.
+retro-gamer, one thread per seed, ``--jobs`` seeds at a time. The compiled side trains its seeds
+with one compiled program (``make_train``), a seed at a time, on the JAX snake, which sees the snake's
+body ``*`` (its character set is fixed); ``host`` and the reference take their character sets from
+random play, as the reference discovers them, and ``host-body`` from jaxdqn's own discovery, which also
+reads the agents' characters from the game's code (the body ``*``).
 """
 from __future__ import annotations
 
@@ -36,19 +37,19 @@ T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8
         11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131}
 
 
-def host_curve(seed: int, episodes: int) -> dict:
+def host_curve(seed: int, episodes: int, from_source: bool = False) -> dict:
     import random
 
+    from encoding import SNAKE_ACTIONS
     from retro.examples.snake import create_game
 
-    from encoding import SNAKE_ACTIONS
     from jaxdqn.games.encoding import discover_character_set
     from jaxdqn.games.metadata import GameMetadata
     from jaxdqn.trainers import DQNTrainer
     curve = []
-    # the reference's discovery: random play only (jaxdqn's own also reads the agents' characters from the
-    # game's code, which adds the snake's body *)
-    characters = discover_character_set(create_game, SNAKE_ACTIONS, 200, random.Random(seed), from_source=False)
+    # the reference's discovery: random play only; jaxdqn's own (from_source) also reads the agents'
+    # characters from the game's code, which adds the snake's body *
+    characters = discover_character_set(create_game, SNAKE_ACTIONS, 200, random.Random(seed), from_source=from_source)
     with tempfile.TemporaryDirectory() as run_dir:
         with DQNTrainer(create_game, GameMetadata(SNAKE_ACTIONS, "reward", character_set=characters), run_dir,
                         {"observe_state": ["apple_dx", "apple_dy"]}, training_episodes=episodes, seed=seed) as trainer:
@@ -91,9 +92,9 @@ def run(args) -> None:
     if args.side == "compiled":
         for seed, result in compiled_curves(args.seeds, args.episodes):
             save(seed, result)
-    elif args.side == "host":
+    elif args.side in ("host", "host-body"):
         for seed in args.seeds:
-            save(seed, host_curve(seed, args.episodes))
+            save(seed, host_curve(seed, args.episodes, from_source=args.side == "host-body"))
     else:
         from common import reference_python
         python = reference_python(args.reference_python)
@@ -125,8 +126,9 @@ def report(args) -> None:
     for path in sorted(Path(args.dir).glob("*-seed*.json")):
         data = json.loads(path.read_text())
         sides.setdefault(path.name.split("-seed")[0], []).append(data)
-    order = [s for s in ("reference", "host", "compiled") if s in sides]
+    order = [s for s in ("reference", "host", "host-body", "compiled") if s in sides]
     names = {"reference": "reference (retro-gamer 0.4.0)", "host": "jaxdqn host loop",
+             "host-body": "jaxdqn host loop, character set with the body *",
              "compiled": "jaxdqn compiled loop, reference semantics (JAX snake)"}
     print("| | seeds | " + " | ".join(summarize([[0.0] * 25]).keys()) + " |")
     print("|---|---|" + "---|" * 3)
@@ -162,7 +164,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--side", choices=("host", "compiled", "reference"), required=True)
+    r.add_argument("--side", choices=("host", "host-body", "compiled", "reference"), required=True)
     r.add_argument("--seeds", type=int, nargs="+", default=list(range(8)))
     r.add_argument("--episodes", type=int, default=2500)
     r.add_argument("--jobs", type=int, default=2, help="reference seeds run at once (one thread each)")

@@ -121,7 +121,7 @@ if __name__ == "__main__":
     kwargs = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
     result = {"update": update_time, "bytes": bytes_per_transition, "env": env_steps, "e2e": end_to_end,
               "e2e_nav": end_to_end_nav, "curve": learning_curve}[what](**kwargs)
-    import torch
     import retro_gamer  # noqa: F401
+    import torch
     result["versions"] = {"torch": torch.__version__}
     print(json.dumps(result))

@@ -29,11 +29,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 import core  # noqa: E402
 import encoding  # noqa: E402
 from common import median_ms, print_table, reference_python, run_reference, versions  # noqa: E402
-from jaxdqn.games.metadata import GameMetadata  # noqa: E402
-from jaxdqn.core.types import Observation  # noqa: E402
-from jaxdqn.core.replay import bytes_per_transition, make_prioritized_buffer  # noqa: E402
-from jaxdqn.trainers import DQNTrainer  # noqa: E402
 from training_rate import training_rate  # noqa: E402
+
+from jaxdqn.core.replay import bytes_per_transition, make_prioritized_buffer  # noqa: E402
+from jaxdqn.core.types import Observation  # noqa: E402
+from jaxdqn.games.metadata import GameMetadata  # noqa: E402
+from jaxdqn.trainers import DQNTrainer  # noqa: E402
 
 
 def snake_trainer(run_dir, **hp) -> DQNTrainer:

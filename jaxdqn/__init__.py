@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 
 from jaxdqn import moved
+from jaxdqn.lazy import lazy_attributes
 
 moved.install()
 
@@ -59,6 +60,7 @@ _EXPORTS = {
     "epsilon_greedy": "jaxdqn.core.acting",
     "make_actor": "jaxdqn.core.acting",
     "make_greedy": "jaxdqn.core.acting",
+    "greedy_actions": "jaxdqn.core.acting",
     "make_train": "jaxdqn.core",
     "TrainConfig": "jaxdqn.core",
     "Settings": "jaxdqn.core",
@@ -69,16 +71,11 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None and f"jaxdqn.{name}" in moved.MOVED:  # ``from jaxdqn import learner``, the old way
+def _moved_module(name: str):
+    """``from jaxdqn import learner``, the way before the regroup: the module at its new path."""
+    if f"jaxdqn.{name}" in moved.MOVED:
         return importlib.import_module(f"jaxdqn.{name}")
-    if module is None:
-        raise AttributeError(f"module 'jaxdqn' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    raise AttributeError(f"module 'jaxdqn' has no attribute {name!r}")
 
 
-def __dir__():
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_attributes("jaxdqn", _EXPORTS, globals(), _moved_module)

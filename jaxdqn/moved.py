@@ -30,7 +30,7 @@ MOVED = {
     "jaxdqn.architecture": "jaxdqn.config.architecture",
     "jaxdqn.memory": "jaxdqn.trainers.memory",
     "jaxdqn.trainer": "jaxdqn.trainers",
-    "jaxdqn.trainer.acting": "jaxdqn.trainers.host_acting",
+    "jaxdqn.trainer.acting": "jaxdqn.trainers.host",
     "jaxdqn.trainer.updates": "jaxdqn.trainers.host_updates",
     "jaxdqn.trainer.host_checkpoints": "jaxdqn.trainers.host_checkpoints",
     "jaxdqn.trainer.compiled": "jaxdqn.trainers.compiled",
@@ -42,6 +42,7 @@ MOVED = {
     "jaxdqn.trainer.progress": "jaxdqn.trainers.progress",
     "jaxdqn.trainer.randomness": "jaxdqn.trainers.randomness",
     "jaxdqn.run.state": "jaxdqn.run.restore",
+    "jaxdqn.cli.train": "jaxdqn.train",
 }
 
 

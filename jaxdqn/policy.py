@@ -18,15 +18,15 @@ import numpy as np
 from blessed.keyboard import Keystroke
 from retro.input import InputSource
 
+from jaxdqn.config import CONFIG_NAME, load_config
+from jaxdqn.config.assembly import assemble_config
+from jaxdqn.config.fingerprint import check_compatible
 from jaxdqn.core import learner
 from jaxdqn.core.acting import make_greedy
-from jaxdqn.config.assembly import assemble_config
-from jaxdqn.config import CONFIG_NAME, load_config
+from jaxdqn.core.types import Observation
 from jaxdqn.errors import JaxdqnError
-from jaxdqn.config.fingerprint import check_compatible
 from jaxdqn.run.checkpoints import CheckpointRemoved, Checkpoints, checkpoint_name
 from jaxdqn.run.restore import restore_state
-from jaxdqn.core.types import Observation
 
 
 class TrainedPolicy:
@@ -61,7 +61,7 @@ class TrainedPolicy:
         self.checkpoint = checkpoint_name(self.episode)
         meta = checkpoints.read_meta(self.episode)
         check_compatible(meta.get("config", {}), self.parts.snapshot(), self.checkpoint, self.run_dir, doing="load")
-        optimizer = self.parts.optimizer()
+        optimizer = self.parts.settings.optimizer()
         with jax.default_device(jax.devices("cpu")[0]):
             template = {"learner": learner.init_learner(jax.random.PRNGKey(0), self.parts.network, optimizer),
                         "key": jax.random.PRNGKey(0)}

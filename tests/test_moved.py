@@ -33,7 +33,8 @@ def test_submodules_of_a_moved_package_and_the_old_from_imports_follow():
         layers = importlib.import_module("jaxdqn.networks.layers")
     assert layers is importlib.import_module("jaxdqn.core.networks.layers")
     from jaxdqn import learner, sum_tree
-    from jaxdqn.core import learner as new_learner, sum_tree as new_sum_tree
+    from jaxdqn.core import learner as new_learner
+    from jaxdqn.core import sum_tree as new_sum_tree
     assert learner is new_learner and sum_tree is new_sum_tree
 
 

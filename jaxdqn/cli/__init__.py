@@ -2,11 +2,13 @@
 
 The parser lives here; each subcommand is a module with ``add_parser(subparsers)`` and
 ``run(args) -> exit code``, importing JAX and the game only when it runs, so ``--help`` is
-instant. :func:`run_command` is the one place that turns errors into messages and exit codes.
+instant. :func:`reporting_errors` is the one place that turns errors into messages and exit codes.
+The ``train`` command is :mod:`jaxdqn.train` (so that ``python -m jaxdqn.train`` runs it).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
@@ -68,20 +70,29 @@ def use_compilation_cache() -> None:
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
 
 
-def run_command(func, args) -> int:
-    """Run a subcommand: errors become one message and a non-zero exit (2 for the user's input, 1 else)."""
+class Outcome:
+    """A command's exit code: what it returned, or what its error became."""
+
+    code: int = 0
+
+
+@contextlib.contextmanager
+def reporting_errors():
+    """Around a command: errors raised in the block become one message and a non-zero ``outcome.code``
+    (2 for the user's input, 130 for Ctrl+C, 1 else); the command sets ``outcome.code`` itself otherwise."""
     quiet_third_party_logs()
     use_compilation_cache()
+    outcome = Outcome()
     try:
-        return func(args)
+        yield outcome
     except JaxdqnError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        outcome.code = 2
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
-        return 130
+        outcome.code = 130
     except Exception as exc:  # noqa: BLE001 - anything else is reported without a traceback
-        return report_unexpected(exc)
+        outcome.code = report_unexpected(exc)
 
 
 class Parser(argparse.ArgumentParser):
@@ -138,7 +149,8 @@ def _command_parser(parser: argparse.ArgumentParser, argv: list[str]) -> argpars
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from jaxdqn.cli import clean, create, evaluate, info, play, plot, train
+    from jaxdqn import train
+    from jaxdqn.cli import clean, create, evaluate, info, play, plot
 
     parser = Parser(prog="jaxdqn", description="Teach a DQN agent to play a retro-games game.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
@@ -152,4 +164,6 @@ def main(argv: list[str] | None = None) -> int:
     # that never answers (many multiplexers, serial consoles) would leave play blank for 10 s.
     os.environ.setdefault("BLESSED_QUERY_TIMEOUT_SECONDS", "0.5")
     args = build_parser().parse_args(argv)
-    return run_command(args.func, args)
+    with reporting_errors() as outcome:
+        outcome.code = args.func(args)
+    return outcome.code

@@ -55,8 +55,8 @@ def parse_game(game: str) -> dict:
 
 
 def run(args) -> int:
-    from jaxdqn.config.assembly import network_spec
     from jaxdqn.config import CONFIG_NAME
+    from jaxdqn.config.assembly import network_spec
     from jaxdqn.config.schema import MODEL_DEFAULTS, TRAINING_KEYS, validate_model, validate_training
     from jaxdqn.config.writing import write_config
     from jaxdqn.errors import raise_if

@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from typing import Callable
 
 from jaxdqn.config import RunConfig
-from jaxdqn.config.schema import MODEL_DEFAULTS, TRAINING_DEFAULTS
 from jaxdqn.config.fingerprint import snapshot
+from jaxdqn.config.schema import MODEL_DEFAULTS, TRAINING_DEFAULTS
+from jaxdqn.core.settings import Settings
+from jaxdqn.core.types import NetworkSpec
 from jaxdqn.games.encoding import ObservationEncoder
 from jaxdqn.games.env import GameEnv
 from jaxdqn.games.metadata import GameMetadata, game_factory, resolve
 from jaxdqn.games.preprocessing import DEFAULTS as PREPROCESSING_DEFAULTS
 from jaxdqn.games.preprocessing import build_encoder
-from jaxdqn.core.types import NetworkSpec
 
 
 @dataclass
@@ -84,9 +85,9 @@ def resolve_network(spec: NetworkSpec, choice):
     import flax.linen as nn
     import jax
 
+    from jaxdqn.core.networks import make_network
     from jaxdqn.errors import ConfigError, Problem, raise_if
     from jaxdqn.games.metadata import check_reference
-    from jaxdqn.core.networks import make_network
 
     if choice is None:
         return make_network(spec)
@@ -167,14 +168,10 @@ class RunParts:
         from jaxdqn.core.rows import stored_rows_width
         return stored_rows_width(self.spec, occupied) if self.network.builtin else 0
 
-    def optimizer(self):
-        from jaxdqn.core.learner import make_optimizer
-        return make_optimizer(self.hp["learning_rate"])
-
-    def buffer(self):
-        from jaxdqn.core.replay import make_prioritized_buffer, make_uniform_buffer
-        capacity = self.hp["memory_capacity"]
-        return make_prioritized_buffer(capacity) if self.hp["prioritize_experiences"] else make_uniform_buffer(capacity)
+    @property
+    def settings(self) -> Settings:
+        """The algorithm's hyperparameters, typed (the optimizer and replay buffer come from them)."""
+        return Settings.from_hyperparameters(self.hp)
 
     @functools.cached_property
     def param_shapes(self) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from jaxdqn.core.settings import DEFAULTS as ALGORITHM
 from jaxdqn.device import CHOICES as DEVICE_CHOICES
 from jaxdqn.errors import Problem, is_int, unknown_keys
 from jaxdqn.games.encoding import UNKNOWN_STRATEGIES
@@ -17,30 +18,34 @@ MODEL_DEFAULTS = {"hidden_sizes": [128, 64], "network": None, "dueling": False}
 # Every [training] key, its default and one line on what it means. The first block
 # mirrors the reference trainer exactly; the second is jaxdqn's.
 TRAINING_KEYS: dict[str, tuple[Any, str]] = {
-    "learning_rate": (1e-4, "Adam step size"),
-    "learning_rate_decay": (0.9999, "learning rate multiplier after each episode that trained"),
-    "gamma": (0.99, "discount: how much future rewards count against immediate ones"),
-    "epsilon": (1.0, "initial probability of a random action"),
-    "epsilon_decay": (0.9997, "epsilon multiplier after each episode"),
-    "epsilon_min": (0.05, "epsilon never decays below this"),
-    "batch_size": (64, "transitions per gradient step"),
-    "memory_capacity": (50_000, "transitions the replay buffer holds; the oldest are dropped"),
-    "target_update_freq": (500, "game steps between copies of the network into the target network"),
-    "train_every": (4, "game steps per gradient step"),
+    "learning_rate": (ALGORITHM["learning_rate"], "Adam step size"),
+    "learning_rate_decay": (ALGORITHM["learning_rate_decay"],
+                            "learning rate multiplier after each episode that trained"),
+    "gamma": (ALGORITHM["gamma"], "discount: how much future rewards count against immediate ones"),
+    "epsilon": (ALGORITHM["epsilon"], "initial probability of a random action"),
+    "epsilon_decay": (ALGORITHM["epsilon_decay"], "epsilon multiplier after each episode"),
+    "epsilon_min": (ALGORITHM["epsilon_min"], "epsilon never decays below this"),
+    "batch_size": (ALGORITHM["batch_size"], "transitions per gradient step"),
+    "memory_capacity": (ALGORITHM["memory_capacity"], "transitions the replay buffer holds; the oldest are dropped"),
+    "target_update_freq": (ALGORITHM["target_update_freq"],
+                           "game steps between copies of the network into the target network"),
+    "train_every": (ALGORITHM["train_every"], "game steps per gradient step"),
     "training_episodes": (20_000, "train until this many episodes have been played"),
-    "prioritize_experiences": (True, "prioritized replay (alpha 0.6, beta 0.4) instead of uniform"),
+    "prioritize_experiences": (ALGORITHM["prioritize_experiences"],
+                               "prioritized replay (alpha 0.6, beta 0.4) instead of uniform"),
     "exploration_turns": (200, "random turns played to discover the character set when it is not given"),
     "unknown_character_strategy": ("ignore", "a board character missing from character_set: 'ignore' or 'error'"),
-    "max_turns_per_episode": (2_000, "an episode is cut off after this many turns"),
+    "max_turns_per_episode": (ALGORITHM["max_turns_per_episode"], "an episode is cut off after this many turns"),
     # jaxdqn additions
     "seed": (None, "same seed, same machine: same rewards; absent: drawn and written to training.log"),
-    "double_dqn": (False, "Double DQN targets (the online network picks the next action)"),
+    "double_dqn": (ALGORITHM["double_dqn"], "Double DQN targets (the online network picks the next action)"),
     "device": ("auto", "auto (metal, then cuda, then cpu), cpu, cuda or metal; $JAXDQN_DEVICE overrides"),
     "save_replay_buffer": (False, "also checkpoint the replay buffer, so a resumed run continues exactly"),
     "tensorboard": (False, "also write TensorBoard event files to RUN_DIR/tensorboard (needs tensorboardX)"),
     "keep_checkpoints": (5, "how many of the newest checkpoints to keep"),
     "checkpoint_every": (100, "episodes between checkpoints (and lines in training.log)"),
-    "num_envs": (1, "games played in lockstep with one batched action choice per step; 1 = the reference"),
+    "num_envs": (ALGORITHM["num_envs"],
+                 "games played in lockstep with one batched action choice per step; 1 = the reference"),
     "num_seeds": (1, "independent agents trained side by side in one program, one seed each (JAX games only)"),
 }
 TRAINING_DEFAULTS = {k: v for k, (v, _) in TRAINING_KEYS.items()}

@@ -1,12 +1,14 @@
 """The pure core: jittable functions over explicit pytrees, no I/O.
 
 - :mod:`~jaxdqn.core.types`      observations, transitions, the shapes that fix a network
+- :mod:`~jaxdqn.core.settings`   the algorithm's hyperparameters, typed, with their defaults
 - :mod:`~jaxdqn.core.networks`   Q-networks (flax modules behind a pure ``init``/``apply`` adapter)
 - :mod:`~jaxdqn.core.losses`     TD errors and the DQN loss (rlax style, per transition)
 - :mod:`~jaxdqn.core.learner`    optimizer, learner state, the update step
 - :mod:`~jaxdqn.core.replay`     replay buffers (flashbax style), over :mod:`~jaxdqn.core.sum_tree`
 - :mod:`~jaxdqn.core.rows`       an MLP's board as row lists, on the host (numpy) and on the device (jnp)
 - :mod:`~jaxdqn.core.acting`     epsilon-greedy and greedy action selection
+- :mod:`~jaxdqn.core.schedules`  epsilon, learning-rate and target-copy schedules
 - :mod:`~jaxdqn.core.runner`     acting, game steps, replay and updates as one compiled program
 - :mod:`~jaxdqn.core.training`   a whole run as one pure function (``make_train``)
 - :mod:`~jaxdqn.core.sharding`   the compiled program over many devices
@@ -17,24 +19,14 @@ they load on first use.
 """
 from __future__ import annotations
 
-import importlib
+from jaxdqn.lazy import lazy_attributes
 
 _EXPORTS = {
     "Clock": "jaxdqn.core.runner", "EpisodeRecords": "jaxdqn.core.runner", "Runner": "jaxdqn.core.runner",
-    "RunnerState": "jaxdqn.core.runner", "Settings": "jaxdqn.core.runner", "make_runner": "jaxdqn.core.runner",
+    "RunnerState": "jaxdqn.core.runner", "Settings": "jaxdqn.core.settings", "make_runner": "jaxdqn.core.runner",
     "TrainConfig": "jaxdqn.core.training", "game_spec": "jaxdqn.core.training", "make_train": "jaxdqn.core.training",
 }
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jaxdqn.core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_attributes("jaxdqn.core", _EXPORTS, globals())

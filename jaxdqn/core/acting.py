@@ -1,8 +1,14 @@
-"""Epsilon-greedy action selection, pure and jittable."""
+"""Action selection, pure and jittable: :func:`greedy_actions` is the one greedy rule, used by
+epsilon-greedy training (both loops), play and evaluation."""
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+
+
+def greedy_actions(q_values: jax.Array) -> jax.Array:
+    """The highest-valued action (the first of equal ones) for each row of ``[..., A]`` Q-values, int32."""
+    return jnp.argmax(q_values, axis=-1).astype(jnp.int32)
 
 
 def epsilon_greedy(key: jax.Array, q_values: jax.Array, epsilon) -> jax.Array:
@@ -12,7 +18,7 @@ def epsilon_greedy(key: jax.Array, q_values: jax.Array, epsilon) -> jax.Array:
     """
     explore_key, action_key = jax.random.split(key)
     batch_shape = q_values.shape[:-1]
-    greedy = jnp.argmax(q_values, axis=-1).astype(jnp.int32)
+    greedy = greedy_actions(q_values)
     random_actions = jax.random.randint(action_key, batch_shape, 0, q_values.shape[-1], jnp.int32)
     explore = jax.random.uniform(explore_key, batch_shape) < epsilon
     return jnp.where(explore, random_actions, greedy)
@@ -29,11 +35,10 @@ def make_actor(apply_fn):
 
 
 def make_greedy(apply_fn):
-    """``greedy(params, obs) -> actions``, jitted: the highest-valued action for each observation
-    of a batch. The one greedy path, shared by training, play and evaluation."""
+    """``greedy(params, obs) -> actions``, jitted: :func:`greedy_actions` for each observation of a batch."""
 
     @jax.jit
     def greedy(params, obs):
-        return jnp.argmax(apply_fn(params, obs), axis=-1).astype(jnp.int32)
+        return greedy_actions(apply_fn(params, obs))
 
     return greedy

@@ -4,7 +4,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxdqn.core.runner import to_stored
+from jaxdqn.core.acting import greedy_actions
+from jaxdqn.core.rows import to_stored
 from jaxdqn.jaxgames.protocol import JaxGame
 
 
@@ -19,7 +20,7 @@ def make_evaluate(game: JaxGame, network, rows_width: int, num_games: int, max_t
         def turn(carry, key):
             states, obs, total, length, live = carry
             stored, _ = to_stored(obs, spec, rows_width)
-            actions = jnp.argmax(network.apply(params, stored), -1).astype(jnp.int32)
+            actions = greedy_actions(network.apply(params, stored))
             states, obs, reward, done = jax.vmap(game.step)(states, actions, jax.random.split(key, num_games))
             total = total + jnp.where(live, reward, 0.0)
             length = length + live

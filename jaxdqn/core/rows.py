@@ -1,11 +1,15 @@
-"""Host side: an MLP's board as row lists (see :class:`jaxdqn.core.types.RowsObservation`), in numpy.
+"""An MLP's board as row lists (see :class:`jaxdqn.core.types.RowsObservation`): on the host in numpy
+(:func:`board_rows`, for the host loop's replay) and on the device in jnp (:func:`to_stored`, inside the
+compiled loop), the same lists either way.
 
-The trainer stores an MLP's boards as lists of occupied one-hot rows, padded to a power of
-two. When a board has more occupied cells than the lists hold (an egocentric view near the
-edge, a longer snake) every place holding lists is widened with :func:`widen_rows`.
+Both loops store an MLP's boards as lists of occupied one-hot rows, padded to a power of two. When a
+board has more occupied cells than the lists hold (an egocentric view near the edge, a longer snake)
+every place holding lists is widened with :func:`widen_rows`.
 """
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxdqn.core.types import NetworkSpec, Observation, RowsObservation, Transition
@@ -32,8 +36,9 @@ def stored_rows_width(spec: NetworkSpec, occupied: int) -> int:
     return rows_width(occupied) if spec.has_board and not spec.spatial else 0
 
 
-def rows_dtype(spec: NetworkSpec):
-    return np.int16 if spec.flat_board_size < 2**15 else np.int32
+def rows_dtype(spec: NetworkSpec, xp=np):
+    """The row lists' integer type: each entry is a cell * channel index, or the padding value."""
+    return xp.int16 if spec.flat_board_size < 2**15 else xp.int32
 
 
 def board_rows(board: np.ndarray, spec: NetworkSpec, width: int) -> np.ndarray:
@@ -67,3 +72,22 @@ def widen_rows(data, width: int, fill: int, xp=np):
         return data
     pad = [(0, 0)] * (rows.ndim - 1) + [(0, width - rows.shape[-1])]
     return data._replace(rows=xp.pad(rows, pad, constant_values=fill))
+
+
+def to_stored(obs: Observation, spec: NetworkSpec, width: int):
+    """A batch of observations in the stored form, on the device: row lists of ``width`` (the lists
+    :func:`board_rows` makes), or the boards themselves when ``width`` is 0; and whether any board
+    outgrew the lists. Jittable."""
+    if not width:
+        return obs, jnp.bool_(False)
+    flat = obs.board.reshape(obs.board.shape[0], -1)
+    pad = spec.flat_board_size
+
+    def rows(cells):
+        index = jnp.nonzero(cells, size=width, fill_value=cells.shape[0])[0]
+        code = cells[jnp.minimum(index, cells.shape[0] - 1)].astype(jnp.int32)
+        return jnp.where(index < cells.shape[0], index * spec.num_channels + code - 1, pad).astype(
+            rows_dtype(spec, jnp))
+
+    overflow = jnp.any(jnp.sum(flat != 0, axis=1) > width)
+    return RowsObservation(jax.vmap(rows)(flat), obs.extras), overflow

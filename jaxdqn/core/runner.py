@@ -22,7 +22,6 @@ and ends the chunk, and the caller reruns the chunk with wider lists.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import jax
@@ -30,39 +29,13 @@ import jax.numpy as jnp
 
 from jaxdqn.core import learner
 from jaxdqn.core.acting import epsilon_greedy
-from jaxdqn.jaxgames.protocol import JaxGame, step_and_reset
 from jaxdqn.core.learner import LearnerState, PendingPriorities
 from jaxdqn.core.networks import Network
-from jaxdqn.core.replay import make_prioritized_buffer, make_uniform_buffer
-from jaxdqn.core.types import Observation, RowsObservation, Transition, example_transition
-
-
-class Settings(NamedTuple):
-    """The hyperparameters a compiled run is made of (the config's [training] keys)."""
-
-    num_envs: int = 1
-    batch_size: int = 64
-    memory_capacity: int = 50_000
-    prioritize_experiences: bool = True
-    gamma: float = 0.99
-    double_dqn: bool = False
-    train_every: int = 4
-    target_update_freq: int = 500
-    learning_rate: float = 1e-4
-    learning_rate_decay: float = 0.9999
-    epsilon: float = 1.0
-    epsilon_decay: float = 0.9997
-    epsilon_min: float = 0.05
-    max_turns_per_episode: int = 2000
-    rows_width: int = 0  # row-list width replay stores boards in; 0 stores boards
-
-    @property
-    def steps_per_iteration(self) -> int:
-        return self.train_every // math.gcd(self.num_envs, self.train_every)
-
-    @property
-    def updates_per_iteration(self) -> int:
-        return self.num_envs // math.gcd(self.num_envs, self.train_every)
+from jaxdqn.core.rows import to_stored
+from jaxdqn.core.schedules import decayed_epsilon, decayed_learning_rate, target_copy_due
+from jaxdqn.core.settings import Settings
+from jaxdqn.core.types import Transition, example_transition
+from jaxdqn.jaxgames.protocol import JaxGame, step_and_reset
 
 
 class EpisodeRecords(NamedTuple):
@@ -105,23 +78,6 @@ class RunnerState(NamedTuple):
     key: jax.Array
     records: EpisodeRecords
     overflow: jax.Array  # bool: a board had more occupied cells than the row lists hold
-
-
-def to_stored(obs: Observation, spec, width: int):
-    """A batch of observations in the stored form, and whether any board outgrew ``width`` row lists."""
-    if not width:
-        return obs, jnp.bool_(False)
-    flat = obs.board.reshape(obs.board.shape[0], -1)
-    pad = spec.flat_board_size
-    dtype = jnp.int16 if pad < 2**15 else jnp.int32
-
-    def rows(cells):
-        index = jnp.nonzero(cells, size=width, fill_value=cells.shape[0])[0]
-        code = cells[jnp.minimum(index, cells.shape[0] - 1)].astype(jnp.int32)
-        return jnp.where(index < cells.shape[0], index * spec.num_channels + code - 1, pad).astype(dtype)
-
-    overflow = jnp.any(jnp.sum(flat != 0, axis=1) > width)
-    return RowsObservation(jax.vmap(rows)(flat), obs.extras), overflow
 
 
 def _where(mask, a, b):
@@ -168,8 +124,7 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
     n = s.num_envs // data_shards  # this device's games
     batch_size, capacity = s.batch_size // data_shards, s.memory_capacity // data_shards
     steps, updates = s.steps_per_iteration, s.updates_per_iteration
-    optimizer = learner.make_optimizer(s.learning_rate)
-    buffer = make_prioritized_buffer(capacity) if s.prioritize_experiences else make_uniform_buffer(capacity)
+    optimizer, buffer = s.optimizer(), s.buffer(capacity)
     update_fn = learner.make_update(network, optimizer, s.gamma, None, s.double_dqn, jit=False, axis_name=data_axis)
 
     def over_data(x):
@@ -216,13 +171,13 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         finished = over_data(jnp.sum(ended))
         trained = over_data(jnp.sum(ended & (a["ep_updates"] > 0)))
         keep = ~ended
-        epsilon = jnp.maximum(s.epsilon_min, a["epsilon"] * jnp.float32(s.epsilon_decay) ** finished)
+        epsilon = decayed_epsilon(a["epsilon"], finished, jnp.float32(s.epsilon_decay), s.epsilon_min, jnp.maximum)
         a = dict(
             games=out.state, obs=_where(ended, fresh, final),
             ep_reward=jnp.where(keep, reward, 0.0), ep_length=jnp.where(keep, length, 0),
             ep_loss=jnp.where(keep, a["ep_loss"], 0.0), ep_updates=jnp.where(keep, a["ep_updates"], 0),
             epsilon=epsilon,
-            learning_rate=a["learning_rate"] * jnp.float32(s.learning_rate_decay) ** trained,
+            learning_rate=decayed_learning_rate(a["learning_rate"], trained, jnp.float32(s.learning_rate_decay)),
             episodes=a["episodes"] + finished, records=_append(a["records"], ended, reward, length, loss, epsilon),
             overflow=a["overflow"] | overflow | fresh_overflow)
         return a, transition
@@ -259,7 +214,7 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         added = jnp.minimum(clock.added + steps * s.num_envs, 1 << 30)
         period = clock.period + phase // s.target_update_freq
         can_train = added >= s.batch_size
-        sync = can_train & (clock.last_update_period >= 0) & (period > clock.last_update_period)
+        sync = can_train & target_copy_due(period, clock.last_update_period)
         last = jnp.where(can_train, period, clock.last_update_period)
         return Clock(added, period, phase % s.target_update_freq, last), sync
 

@@ -5,8 +5,8 @@ entries, and entry ``j`` of level ``k + 1`` holds the sum (or maximum) of block 
 level ``k``; the last level is a single block. With 16-way nodes, 50k leaves need four
 levels and 1M leaves five, so writing or finding a batch of leaves takes a few vectorised
 steps over ``[batch, 16]`` blocks instead of seventeen to twenty small gathers down a
-binary tree (each of which costs XLA on CPU a fixed few microseconds); wider nodes make
-the prefix sums inside a block cost more than the levels they save. Parents are always
+binary tree (each of which has a fixed cost on XLA:CPU); wider nodes make the prefix sums
+inside a block cost more than the levels they save (docs/benchmarks.md). Parents are always
 recomputed from their children, never adjusted by deltas, so float error cannot accumulate.
 """
 from __future__ import annotations

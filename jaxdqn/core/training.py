@@ -17,10 +17,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxdqn.core.runner import RunnerState, Settings, make_runner
-from jaxdqn.jaxgames.protocol import JaxGame
 from jaxdqn.core.networks import make_network
+from jaxdqn.core.runner import RunnerState, make_runner
+from jaxdqn.core.settings import Settings
 from jaxdqn.core.types import NetworkSpec
+from jaxdqn.jaxgames.protocol import JaxGame
 
 
 class TrainConfig(NamedTuple):

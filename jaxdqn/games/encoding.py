@@ -14,11 +14,11 @@ from typing import Callable
 
 import numpy as np
 from retro.input import ProgrammaticInput
-from retro.views.headless import HeadlessView
 from retro.views._util import get_agent_character
+from retro.views.headless import HeadlessView
 
-from jaxdqn.errors import ConfigError, JaxdqnError, Problem
 from jaxdqn.core.types import Observation
+from jaxdqn.errors import ConfigError, JaxdqnError, Problem
 
 UNKNOWN_STRATEGIES = ("ignore", "error")
 

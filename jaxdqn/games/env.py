@@ -6,9 +6,9 @@ from typing import Callable
 
 import numpy as np
 
+from jaxdqn.core.types import Observation
 from jaxdqn.errors import JaxdqnError
 from jaxdqn.games.encoding import ObservationEncoder, start_game
-from jaxdqn.core.types import Observation
 
 
 class GameEnv:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
-from jaxdqn.games.env import GameEnv
 from jaxdqn.core.types import Observation
+from jaxdqn.games.env import GameEnv
 
 
 class EpisodeOutcome(NamedTuple):

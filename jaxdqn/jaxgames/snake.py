@@ -33,8 +33,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxdqn.jaxgames.protocol import JaxGame
 from jaxdqn.core.types import Observation
+from jaxdqn.jaxgames.protocol import JaxGame
 
 WIDTH, HEIGHT = 32, 16
 CELLS = WIDTH * HEIGHT

@@ -18,7 +18,6 @@ import threading
 import time
 from typing import Callable
 
-
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 

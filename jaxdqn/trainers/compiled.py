@@ -14,33 +14,33 @@ same trainer, and only process 0 writes the log, metrics.csv and checkpoint name
 from __future__ import annotations
 
 import contextlib
-import secrets
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdqn.config.assembly import RunParts, assemble_config, network_identity
-from jaxdqn.core.sharding import gather, make_distributed_runner
-from jaxdqn.core.runner import Clock, RunnerState, Settings, make_runner
-from jaxdqn.config import CONFIG_NAME, RunConfig
-from jaxdqn.device import select_device
-from jaxdqn.errors import JaxdqnError
-from jaxdqn.trainers.memory import check_run_fits
+from jaxdqn.config import RunConfig
+from jaxdqn.config.assembly import RunParts, assemble_config
 from jaxdqn.core.replay import ring_of, with_ring
 from jaxdqn.core.rows import rows_width, widen_rows
-from jaxdqn.run.checkpoints import checkpoint_name
+from jaxdqn.core.runner import Clock, RunnerState, make_runner
+from jaxdqn.core.settings import Settings
+from jaxdqn.core.sharding import gather, make_distributed_runner
+from jaxdqn.device import select_device
+from jaxdqn.errors import JaxdqnError
 from jaxdqn.trainers.compiled_checkpoints import CompiledCheckpoints, Episode
+from jaxdqn.trainers.memory import check_run_fits
 from jaxdqn.trainers.processes import barrier, join_processes, layout_for
-from jaxdqn.trainers.run_directory import HoldsRun, RunDirectory
 from jaxdqn.trainers.progress import ProgressBar
-from jaxdqn.trainers.stats import EpisodeResult, TrainingClock
+from jaxdqn.trainers.randomness import draw_seed, seed_line
+from jaxdqn.trainers.run_directory import RunDirectory
+from jaxdqn.trainers.stats import EpisodeResult
 
 CHUNK_SECONDS = 0.5  # the host looks at the run (progress, Ctrl+C) about this often
 MIN_ROWS = 32  # the narrowest row lists a compiled run starts with
 
 
-class CompiledTrainer(CompiledCheckpoints, HoldsRun):
+class CompiledTrainer(CompiledCheckpoints):
     """Trains the JAX game a config names; the same run directory, log, checkpoints and resume rules."""
 
     def __init__(self, config: RunConfig, process_id: int | None = None):
@@ -62,8 +62,7 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
         self.parts: RunParts = assemble_config(config)  # the retro counterpart: play, eval, the fingerprint
         self.hp = hp = self.parts.hp
         self.metadata, self.spec = self.parts.metadata, self.parts.spec
-        self.seed_was_drawn = hp["seed"] is None
-        self.seed = secrets.randbelow(2**31) if self.seed_was_drawn else int(hp["seed"])
+        self.seed, self.seed_was_drawn = draw_seed(hp["seed"])
         if self.seed_was_drawn and jax.process_count() > 1:  # one program: every process takes process 0's draw
             from jax.experimental import multihost_utils
             self.seed = int(multihost_utils.broadcast_one_to_all(np.int32(self.seed)))
@@ -76,7 +75,7 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
         check_run_fits(self.parts, self.width, self.device, self.num_seeds, self.game)  # before allocating
         self.logged = 0  # every agent's episodes up to here are in training.log
         self.pending: list[Episode] = []  # finished after ``logged``, not yet logged
-        self.total_steps = 0
+        self.steps_played = 0
         self.total_training_seconds = 0.0
         self.compile_seconds: float | None = None
         self.stopped_at: int | None = None
@@ -100,7 +99,7 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
 
     def _settings(self, hp: dict) -> tuple[Settings, int]:
         """The runner's settings for hyperparameters ``hp``, and how many episodes its records hold."""
-        settings = Settings(**{k: hp[k] for k in Settings._fields if k in hp}, rows_width=self.width)
+        settings = Settings.from_hyperparameters(hp, rows_width=self.width)
         return settings, hp["checkpoint_every"] + settings.steps_per_iteration * settings.num_envs
 
     def _local_runner(self, hp: dict):
@@ -115,6 +114,10 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
     @property
     def start_episode(self) -> int:
         return self.logged + 1
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_played
 
     @property
     def epsilon(self) -> float:
@@ -140,28 +143,6 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
         return x[None] if self.num_seeds == 1 else x
 
     # ------------------------------------------------------------------ training
-    def train(self, on_checkpoint=None, on_episode=None, stop=None) -> None:
-        """Train until every agent has played ``training_episodes``; a checkpoint every ``checkpoint_every``.
-
-        The same callbacks and ``stop`` as :meth:`jaxdqn.trainers.DQNTrainer.train`; ``on_episode``
-        runs for the first agent's episodes.
-        """
-        last = self.hp["training_episodes"]
-        if self.logged >= last:
-            self._say(f"Training already complete ({last} episodes). To train further, raise training_episodes "
-                  f"in {self.run_dir / CONFIG_NAME} (or run: jaxdqn train {self.run_dir} --episodes N).")
-            return
-        existing = self.checkpoints.latest()
-        if existing is not None and existing > self.logged:
-            raise JaxdqnError(f"{self.run_dir} already has checkpoints (the newest is {checkpoint_name(existing)}). "
-                              f"Resume with trainer.resume(), or start fresh with: jaxdqn clean {self.run_dir}")
-        self._start_session()
-        with TrainingClock() as clock:
-            self._train(clock, last, on_checkpoint, on_episode, stop)
-        if self.stopped_at is not None:
-            where = self.checkpoints.path(self.stopped_at)
-            self._say(f"Stopped after episode {self.stopped_at}. Saved {where}; run the same command to continue.")
-
     def _train(self, clock, last: int, on_checkpoint, on_episode, stop) -> None:
         bar = None
         if on_checkpoint is None and on_episode is None and self.run.primary:
@@ -180,7 +161,7 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
                     compiled = True
                     elapsed = max(clock() - started, 1e-6)
                     steps = ran * s.steps_per_iteration * s.num_envs * self.num_seeds
-                    self.total_steps += steps
+                    self.steps_played += steps
                     self.rate = rate = steps / elapsed
                     epsilon = self.epsilon
                     for episode in self._finished_episodes():
@@ -216,10 +197,6 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
             if bar is not None:
                 bar.close()
                 self.compile_seconds = bar.compile_seconds
-
-    def _say(self, text: str) -> None:
-        if self.run.primary:  # with several processes, the first one speaks for the run
-            print(text)
 
     def _anyone(self, flag: bool) -> bool:
         """Whether any process says so (a stop request reaches the processes at different times, and they
@@ -293,20 +270,12 @@ class CompiledTrainer(CompiledCheckpoints, HoldsRun):
             self._diverged(self.logged + 1)
         return out
 
-    def _start_session(self) -> None:
-        from jaxdqn.config.architecture import describe
-        if self.hp["tensorboard"]:
-            self.run.open_tensorboard(self.start_episode)
-        self.run.write_config(self.parts, self.parts.game.factory)  # after resume's checks passed
-        network = self.parts.network
-        header = [describe(self.spec, self.metadata.actions, network, source=network_identity(network)),
-                  f"[INIT] Device: {self.device_choice.description}",
-                  f"[INIT] Compiled training of {self.game.name} (written in JAX): {self.hp['num_envs']} game(s) "
-                  f"per agent, {self.num_seeds} agent(s), one update per {self.hp['train_every']} transitions"]
+    def _session_lines(self) -> tuple[list[str], str | None]:
+        lines = [f"[INIT] Compiled training of {self.game.name} (written in JAX): {self.hp['num_envs']} game(s) "
+                 f"per agent, {self.num_seeds} agent(s), one update per {self.hp['train_every']} transitions"]
         if self.layout is not None:
-            header.append(f"[INIT] Distributed: {self.layout.describe()}")
-        seed_line = None
-        if self._resumed_from is None:
-            seed_line = (f"[INIT] seed = {self.seed} (drawn; add seed = {self.seed} to [training] to repeat this "
-                         "run)" if self.seed_was_drawn else f"[INIT] seed = {self.seed}")
-        self.run.start_session(header, seed_line, self._resumed_from)
+            lines.append(f"[INIT] Distributed: {self.layout.describe()}")
+        return lines, seed_line(self.seed, self.seed_was_drawn)
+
+    def _game_factory(self):
+        return self.parts.game.factory

@@ -7,6 +7,7 @@ schedules, statistics) and the clock, so training continues exactly where it sto
 """
 from __future__ import annotations
 
+import abc
 import dataclasses
 from pathlib import Path
 
@@ -14,13 +15,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdqn.config.fingerprint import check_compatible
 from jaxdqn.core import learner
 from jaxdqn.core.runner import Clock, RunnerState
+from jaxdqn.core.sharding import Layout
 from jaxdqn.errors import JaxdqnError
-from jaxdqn.config.fingerprint import check_compatible
 from jaxdqn.run.checkpoints import checkpoint_name
 from jaxdqn.run.log import IntervalStats
 from jaxdqn.run.restore import READABLE_REPLAY_LAYOUTS, replay_fits, replay_not_restored, restore_state
+from jaxdqn.trainers.base import Trainer
 from jaxdqn.trainers.processes import describe_layout
 from jaxdqn.trainers.schedules import restarted_schedules
 
@@ -40,13 +43,31 @@ class Episode:
     epsilon: float | None = None  # once it ended (None: from a checkpoint that did not keep it)
 
 
-class CompiledCheckpoints:
-    """Saving and resuming, for :class:`~jaxdqn.trainers.compiled.CompiledTrainer` (which holds the state
-    these methods read and write)."""
+class CompiledCheckpoints(Trainer):
+    """Saving and resuming, for :class:`~jaxdqn.trainers.compiled.CompiledTrainer`, which holds the state
+    declared here (and in :class:`~jaxdqn.trainers.base.Trainer`) and implements the methods below."""
 
-    def resume(self, checkpoint: str | None = None) -> str | None:
-        """As :meth:`jaxdqn.trainers.DQNTrainer.resume`."""
-        return self.run.resume(self.load_checkpoint, checkpoint)
+    state: RunnerState  # every agent's learner, replay, games and schedules, on the devices
+    clock: Clock
+    num_seeds: int
+    layout: Layout | None  # how the agents lie on several devices, None on one
+    width: int  # the row lists' width (see jaxdqn.core.rows)
+    logged: int  # every agent's episodes up to here are in training.log
+    pending: list[Episode]  # finished after ``logged``, not yet logged
+    steps_played: int
+    rate: float  # game steps per second in the last chunk
+
+    @abc.abstractmethod
+    def widen(self, width: int) -> None:
+        """Row lists of ``width`` from now on (see :meth:`~jaxdqn.trainers.compiled.CompiledTrainer.widen`)."""
+
+    @abc.abstractmethod
+    def per_agent(self, x) -> np.ndarray:
+        """An agent-level field of the state, one value per agent."""
+
+    @abc.abstractmethod
+    def _local_runner(self, hp: dict):
+        """A runner on one device for ``hp``, and its jitted ``init(seed)``."""
 
     def load_checkpoint(self, path) -> None:
         episode = self.checkpoints.resolve(Path(path).name)
@@ -97,7 +118,7 @@ class CompiledCheckpoints:
             else:  # the host trainer's checkpoint of the retro game: its network and schedules, fresh games
                 one = ({"learner": s.learner, "key": s.key} if self.num_seeds == 1 else
                        {"learner": jax.tree.map(lambda x: x[0], s.learner), "key": s.key[0]})
-                state, meta, _ = restore_state(self.checkpoints, episode, meta, self.spec, self.runner_optimizer, one)
+                state, meta, _ = restore_state(self.checkpoints, episode, meta, self.spec, self.parts.settings.optimizer(), one)
                 stacked = state["learner"] if self.num_seeds == 1 else jax.tree.map(
                     lambda x: jnp.broadcast_to(x, (self.num_seeds,) + x.shape), state["learner"])
                 self.state = s._replace(learner=stacked, epsilon=jnp.full_like(s.epsilon, meta["epsilon"]),
@@ -105,7 +126,7 @@ class CompiledCheckpoints:
                                         episodes=jnp.full_like(s.episodes, meta["episode"]))
         self.logged = int(meta["episode"])
         self.pending = [Episode(**e) for e in meta.get("pending_episodes", [])]
-        self.total_steps = int(meta["total_steps"])
+        self.steps_played = int(meta["total_steps"])
         self.total_training_seconds = float(meta["total_training_seconds"])
         self.compile_seconds = meta.get("compile_seconds")
         self.run.note_changes(saved_hp, self.hp)
@@ -139,10 +160,6 @@ class CompiledCheckpoints:
             return state._replace(epsilon=jnp.maximum(state.epsilon, floor))
 
         self.state = self._placed(restarted)(self.state)
-
-    @property
-    def runner_optimizer(self):
-        return learner.make_optimizer(self.hp["learning_rate"])
 
     def _save(self, episode: int, interval: list[Episode], seconds: float) -> IntervalStats:
         """Checkpoint every agent at ``episode``; the interval's episodes up to it go to the log and metrics."""

@@ -4,42 +4,49 @@ The reference trainer's semantics, step for step: epsilon-greedy over the action
 no-op, an update every ``train_every`` game steps once the buffer holds a batch, the target
 network copied every ``target_update_freq`` game steps, epsilon and learning rate decayed
 once per episode. :class:`DQNTrainer` ties the pieces together: the run directory
-(:mod:`~jaxdqn.trainers.run_directory`), the acting loop (:mod:`~jaxdqn.trainers.host_acting`), the
+(:mod:`~jaxdqn.trainers.run_directory`), the acting loop (:class:`HostActors`, below), the
 update pipeline (:mod:`~jaxdqn.trainers.host_updates`), checkpoints (:mod:`~jaxdqn.trainers.host_checkpoints`),
 the schedules and the interval statistics.
+
+Each step of the acting loop draws one explore-or-greedy choice per game from the host's random
+generator (so a seed repeats a run exactly), makes one batched greedy call for the games that need
+it, steps every game, and hands each transition to the pipeline in the reference's order: an update
+point at every ``train_every``-th transition. A stop request ends every game's episode after the
+current step, so no played step is lost.
 """
 from __future__ import annotations
 
 import contextlib
+import random
 from pathlib import Path
 from typing import Callable
 
 import jax
 import numpy as np
 
-from jaxdqn.config.assembly import RunParts, assemble, network_identity
 from jaxdqn.config import CONFIG_NAME
+from jaxdqn.config.assembly import RunParts, assemble
 from jaxdqn.config.schema import MODEL_DEFAULTS, TRAINING_KEYS, validate_model, validate_training
+from jaxdqn.core.settings import Settings
+from jaxdqn.core.types import Observation
 from jaxdqn.device import select_device
-from jaxdqn.errors import JaxdqnError, raise_if
+from jaxdqn.errors import raise_if
 from jaxdqn.games.encoding import start_game
 from jaxdqn.games.env import VectorEnv
 from jaxdqn.games.metadata import GameMetadata
-from jaxdqn.trainers.memory import check_run_fits, retro_game_bytes
-from jaxdqn.run.checkpoints import checkpoint_name
-from jaxdqn.trainers.host_acting import HostActors
 from jaxdqn.trainers.host_checkpoints import HostCheckpoints
-from jaxdqn.trainers.run_directory import HoldsRun, RunDirectory
+from jaxdqn.trainers.host_updates import UpdatePipeline
+from jaxdqn.trainers.memory import check_run_fits, retro_game_bytes
 from jaxdqn.trainers.progress import ProgressBar
-from jaxdqn.trainers.randomness import HostRandomness
+from jaxdqn.trainers.randomness import HostRandomness, seed_line
+from jaxdqn.trainers.run_directory import RunDirectory
 from jaxdqn.trainers.schedules import Schedules
 from jaxdqn.trainers.stats import EpisodeResult, Interval, StepRate, TrainingClock
-from jaxdqn.trainers.host_updates import UpdatePipeline
 
 MEASURED_GAMES_FROM = 256  # num_envs above which the memory check measures a retro game first
 
 
-class DQNTrainer(HostCheckpoints, HoldsRun):
+class DQNTrainer(HostCheckpoints):
     """Trains a DQN agent on a retro game; the reference's API, with a JAX core underneath.
 
     >>> from retro.examples.snake import create_game
@@ -84,12 +91,12 @@ class DQNTrainer(HostCheckpoints, HoldsRun):
                        retro_game_bytes=retro_game_bytes(self.parts.game.env) if many else None)
         self.games = VectorEnv([self.parts.game.env() for _ in range(self.hp["num_envs"])])
         self.env = self.games.envs[0]
-        self._game_factory = game_factory  # config.toml is written when a session starts, after resume's checks
+        self._factory = game_factory  # config.toml is written when a session starts, after resume's checks
         self.pipeline = UpdatePipeline(self.parts, self.device, self.seed, occupied)
-        self.schedules = Schedules(self.hp)
-        self.actors = HostActors(self.games, self.pipeline, self.schedules, self.randomness.explore, self.hp)
+        self.schedules = Schedules(self.parts.settings)
+        self.actors = HostActors(self.games, self.pipeline, self.schedules, self.randomness.explore, self.parts.settings)
         self.total_training_seconds = 0.0
-        self.start_episode = 1
+        self.next_episode = 1
         self.last_episode: EpisodeResult | None = None
         self.stopped_at: int | None = None
         self._resumed_from: str | None = None
@@ -110,35 +117,11 @@ class DQNTrainer(HostCheckpoints, HoldsRun):
     def total_steps(self) -> int:
         return self.actors.total_steps
 
+    @property
+    def start_episode(self) -> int:
+        return self.next_episode
+
     # ------------------------------------------------------------------ training
-    def train(self, on_checkpoint: Callable[[dict], None] | None = None,
-              on_episode: Callable[[], None] | None = None, stop=None) -> None:
-        """Train until ``training_episodes``; a checkpoint every ``checkpoint_every`` episodes.
-
-        ``on_checkpoint(stats)`` gets the interval's averages; ``on_episode()`` runs after each
-        episode. Supplying either turns the progress bar off (the caller shows progress).
-        ``stop`` is a :class:`jaxdqn.run.stop.StopRequests` (the command line passes one wired
-        to Ctrl+C and SIGTERM): once it is requested, the current episode ends after the
-        current game step, a checkpoint is saved, and ``train`` returns.
-        """
-        last = self.hp["training_episodes"]
-        if self.start_episode > last:
-            print(f"Training already complete ({last} episodes). To train further, raise training_episodes "
-                  f"in {self.run_dir / CONFIG_NAME} (or run: jaxdqn train {self.run_dir} --episodes N).")
-            return
-        existing = self.checkpoints.latest()
-        if existing is not None and existing >= self.start_episode:
-            raise JaxdqnError(
-                f"{self.run_dir} already has checkpoints (the newest is {checkpoint_name(existing)}). Resume with "
-                f"trainer.resume() or trainer.load_checkpoint({checkpoint_name(existing)!r}) (the command line "
-                f"does this for you), or start fresh with: jaxdqn clean {self.run_dir}")
-        self._start_session()
-        with TrainingClock() as clock:
-            self._train(clock, last, on_checkpoint, on_episode, stop)
-        if self.stopped_at is not None:
-            where = self.checkpoints.path(self.stopped_at)
-            print(f"Stopped after episode {self.stopped_at}. Saved {where}; run the same command to continue.")
-
     def _train(self, clock: TrainingClock, last: int, on_checkpoint, on_episode, stop) -> None:
         bar = None
         if on_checkpoint is None and on_episode is None:
@@ -157,7 +140,7 @@ class DQNTrainer(HostCheckpoints, HoldsRun):
             self._warn_unknown_characters()
             now = clock()
             steps_per_second = rate.episode(result.steps, now)
-            self.start_episode = episode + 1
+            self.next_episode = episode + 1
             self.last_episode = result
             if self.schedules.episode_finished(result.trained):
                 self.pipeline.set_learning_rate(self.schedules.learning_rate)
@@ -205,17 +188,80 @@ class DQNTrainer(HostCheckpoints, HoldsRun):
                            "frame, which no action is chosen from: ignoring it is harmless")
             self._noted_last_frame.add(ch)
 
-    def _start_session(self) -> None:
-        from jaxdqn.config.architecture import describe
-        if self.hp["tensorboard"]:
-            self.run.open_tensorboard(self.start_episode)
-        self.run.write_config(self.parts, self._game_factory)
-        network = self.parts.network
-        header = [describe(self.spec, self.metadata.actions, network, source=network_identity(network)),
-                  f"[INIT] Device: {self.device_choice.description}"]
-        if self.device_choice.note:
-            header.append(f"[INIT] {self.device_choice.note}")
-        for key, value in self.parts.game.discovered.items():
-            header.append(f"[INIT] {key} not given: measured {value} and recorded in {CONFIG_NAME}")
-        seed_line = None if self._resumed_from else self.randomness.log_line()  # a resume continues saved states
-        self.run.start_session(header, seed_line, self._resumed_from)
+    def _session_lines(self) -> tuple[list[str], str | None]:
+        lines = [f"[INIT] {key} not given: measured {value} and recorded in {CONFIG_NAME}"
+                 for key, value in self.parts.game.discovered.items()]
+        return lines, seed_line(self.seed, self.randomness.drawn)
+
+    def _game_factory(self) -> Callable:
+        return self._factory
+
+
+class HostActors:
+    """The acting loop: retro games stepped in lockstep, epsilon-greedy, every transition into the update
+    pipeline, an update every ``train_every`` game steps once replay holds a batch."""
+
+    def __init__(self, games: VectorEnv, pipeline: UpdatePipeline, schedules: Schedules,
+                 explore: random.Random, settings: Settings):
+        self.games, self.pipeline, self.schedules, self.explore = games, pipeline, schedules, explore
+        self.settings = settings
+        self.total_steps = 0
+
+    def select_actions(self, stored) -> list[int]:
+        """Epsilon-greedy per game (host random numbers), one device call for all greedy choices."""
+        actions: list[int | None] = []
+        num_actions = self.games.envs[0].num_actions
+        for _ in range(stored.extras.shape[0]):
+            explore = self.explore.random() < self.schedules.epsilon
+            actions.append(self.explore.randrange(num_actions) if explore else None)
+        if any(a is None for a in actions):
+            greedy = self.pipeline.greedy(stored)
+            actions = [int(greedy[i]) if a is None else a for i, a in enumerate(actions)]
+        return actions
+
+    def run(self, should_stop: Callable[[], bool], end_episode: Callable[[EpisodeResult, bool], bool]) -> None:
+        """Play until ``end_episode(result, stopping)`` returns True."""
+        s, games, pipeline = self.settings, self.games, self.pipeline
+        n = len(games)
+        encoder = games.envs[0].encoder
+        obs = Observation(np.zeros((n,) + encoder.board_shape, np.uint8), np.zeros((n, encoder.num_extras), np.float32))
+        stored = None
+        fresh = [True] * n
+        rewards, turns = [0.0] * n, [0] * n
+        pipeline.episode_loss()  # start counting this run's losses from zero
+        while True:
+            if any(fresh):
+                for i in range(n):
+                    if fresh[i]:
+                        obs.board[i], obs.extras[i] = games.reset(i)
+                        fresh[i], rewards[i], turns[i] = False, 0.0, 0
+                stored = pipeline.store(obs)
+            actions = self.select_actions(stored)
+            next_obs, step_rewards, dones = games.step(actions)
+            next_stored = pipeline.store(next_obs)
+            finished = []
+            for i in range(n):
+                reward = float(step_rewards[i])
+                pipeline.add(stored, next_stored, i, actions[i], reward, bool(dones[i]))
+                if self.total_steps % s.train_every == 0:
+                    if pipeline.will_train():
+                        pipeline.train(sync_target=self.schedules.update_at(self.total_steps))
+                    else:
+                        pipeline.flush_chunk()
+                self.total_steps += 1
+                rewards[i] += reward
+                turns[i] += 1
+                if dones[i] or turns[i] >= s.max_turns_per_episode:
+                    finished.append(i)
+            obs, stored = next_obs, next_stored
+            stopping_now = should_stop()
+            if stopping_now:
+                finished = [i for i in range(n) if turns[i] > 0]
+            for k, i in enumerate(finished):
+                avg_loss, updates = pipeline.episode_loss()
+                stopping = stopping_now and k == len(finished) - 1
+                ended = ("turn_limit" if turns[i] >= s.max_turns_per_episode else "game" if dones[i]
+                         else "stopped")
+                if end_episode(EpisodeResult(rewards[i], turns[i], avg_loss, updates > 0, ended), stopping):
+                    return
+                fresh[i] = True

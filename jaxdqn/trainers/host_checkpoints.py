@@ -1,28 +1,35 @@
-"""Checkpoints of a host-loop run: what :class:`~jaxdqn.trainers.DQNTrainer` saves and how it resumes
+"""Checkpoints of a host-loop run: what :class:`~jaxdqn.trainers.host.DQNTrainer` saves and how it resumes
 (network, optimizer, schedules, host random generators and, with ``save_replay_buffer``, the replay)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jax
 
 from jaxdqn.config.fingerprint import check_compatible
 from jaxdqn.run.checkpoints import checkpoint_name
 from jaxdqn.run.restore import READABLE_REPLAY_LAYOUTS, replay_fits, replay_not_restored, restore_state
+from jaxdqn.trainers.base import Trainer
+from jaxdqn.trainers.host_updates import UpdatePipeline
+from jaxdqn.trainers.randomness import HostRandomness
+from jaxdqn.trainers.schedules import Schedules
+
+if TYPE_CHECKING:
+    from jaxdqn.trainers.host import HostActors
 
 
-class HostCheckpoints:
-    """Saving and resuming, for :class:`~jaxdqn.trainers.DQNTrainer` (which holds the state these methods
-    read and write)."""
+class HostCheckpoints(Trainer):
+    """Saving and resuming, for :class:`~jaxdqn.trainers.host.DQNTrainer`, which holds the state declared
+    here (and in :class:`~jaxdqn.trainers.base.Trainer`)."""
 
-    def resume(self, checkpoint: str | None = None) -> str | None:
-        """Continue from ``checkpoint`` (a name like ``ep_0100``), or else from the newest checkpoint
-        that restores; returns its name, or None when the run has none (training starts fresh).
-
-        Damaged checkpoints are skipped and kept under another name, checkpoints newer than the one
-        resumed from are set aside, and training.log lines past it are dropped; all noted in the log.
-        """
-        return self.run.resume(self.load_checkpoint, checkpoint)
+    pipeline: UpdatePipeline  # the learner, replay and optimizer on the device
+    actors: HostActors  # the games and the step counter
+    schedules: Schedules
+    randomness: HostRandomness
+    next_episode: int
+    _warned_characters: set[str]  # characters outside character_set already warned about in the log
+    _noted_last_frame: set[str]  # ... or noted as met on a game's last frame only
 
     def load_checkpoint(self, path: str | Path) -> None:
         """Resume from a checkpoint (a directory like ``checkpoints/ep_0100`` or its name).
@@ -60,7 +67,7 @@ class HostCheckpoints:
                                      if n > last_frame.get(ch, 0)})
         self._warned_characters = set(encoder.unknown_seen)
         self._noted_last_frame = set(last_frame)
-        self.start_episode = int(meta["episode"]) + 1
+        self.next_episode = int(meta["episode"]) + 1
         self.schedules.load(meta, saved_hp)
         self.randomness.load(meta)
         if replay is None and self.hp["save_replay_buffer"]:

@@ -62,14 +62,14 @@ class UpdatePipeline:
     """Learner state, replay and the update schedule's device side, for one run on one device."""
 
     def __init__(self, parts, device, seed: int, occupied: int):
-        hp, spec = parts.hp, parts.spec
-        self.hp, self.spec, self.device = hp, spec, device
+        settings, spec = parts.settings, parts.spec
+        self.settings, self.spec, self.device = settings, spec, device
         self.rows_width = parts.rows_width(occupied)
         self.network = parts.network
-        self.buffer = parts.buffer()
-        self.optimizer = optimizer = parts.optimizer()
-        core = learner.make_train_step(self.network, optimizer, self.buffer, batch_size=hp["batch_size"],
-                                       gamma=hp["gamma"], double_dqn=hp["double_dqn"], jit=False)
+        self.buffer = settings.buffer()
+        self.optimizer = optimizer = settings.optimizer()
+        core = learner.make_train_step(self.network, optimizer, self.buffer, batch_size=settings.batch_size,
+                                       gamma=settings.gamma, double_dqn=settings.double_dqn, jit=False)
         self.step_fn = jax.jit(functools.partial(_fused_step, core_step=core), donate_argnums=(0, 1))
         self.add_fn = jax.jit(self.buffer.add, donate_argnums=0)
         self.flush_fn = jax.jit(functools.partial(learner.flush, self.buffer), donate_argnums=0)
@@ -80,7 +80,7 @@ class UpdatePipeline:
             self.key = jax.random.PRNGKey(seed + 3)
             self.replay = self.empty_replay(self.rows_width)
         self.pending = None
-        self.chunk = Chunk(hp["train_every"], self._empty_stored(self.rows_width))
+        self.chunk = Chunk(settings.train_every, self._empty_stored(self.rows_width))
         self.buffer_items = 0
         self.loss_sum, self.updates = jnp.zeros((), jnp.float32), 0
         self.compiling = contextlib.nullcontext  # wraps an update that compiles the step (a new signature)
@@ -134,7 +134,7 @@ class UpdatePipeline:
         n = self.chunk.size
         if sync_target:
             self.learner = learner.sync_target(self.learner)
-        if n == self.hp["train_every"]:  # a full chunk rides along with the update
+        if n == self.settings.train_every:  # a full chunk rides along with the update
             [chunk] = self._drain_chunk()
         else:
             chunk = None
@@ -155,7 +155,7 @@ class UpdatePipeline:
 
     def will_train(self) -> bool:
         """Whether an update point now trains: the buffer and the chunk hold a batch between them."""
-        return self.buffer_items + self.chunk.size >= self.hp["batch_size"]
+        return self.buffer_items + self.chunk.size >= self.settings.batch_size
 
     def _drain_chunk(self) -> list[Transition]:
         """Empty the chunk and count it into the buffer: one piece when full, else one per transition.
@@ -163,12 +163,12 @@ class UpdatePipeline:
         Only two shapes ever reach the device (``train_every`` and 1), so nothing recompiles.
         """
         n = self.chunk.size
-        if n == self.hp["train_every"]:
+        if n == self.settings.train_every:
             pieces = [self.chunk.take()]
         else:
             pieces = [self.chunk.take(i, i + 1) for i in range(n)]
         self.chunk.size = 0
-        self.buffer_items = min(self.buffer_items + n, self.hp["memory_capacity"])
+        self.buffer_items = min(self.buffer_items + n, self.settings.memory_capacity)
         return pieces
 
     def flush_chunk(self) -> None:

@@ -1,4 +1,4 @@
-"""The host's random numbers: one seed for everything, saved and restored exactly.
+"""The run's seed (both loops), and the host loop's random numbers, saved and restored exactly.
 
 Retro games draw from Python's global ``random`` module, so it is seeded; exploration draws
 from a generator of its own (seed + 1), so the games' draws never shift the agent's; numpy's
@@ -13,10 +13,21 @@ import secrets
 import numpy as np
 
 
+def draw_seed(seed: int | None) -> tuple[int, bool]:
+    """The run's seed: ``seed``, or one drawn when none is set; and whether it was drawn."""
+    return (secrets.randbelow(2**31), True) if seed is None else (int(seed), False)
+
+
+def seed_line(seed: int, drawn: bool) -> str:
+    """training.log's line for a fresh start: the seed, and how to repeat a run whose seed was drawn."""
+    if drawn:
+        return f"[INIT] seed = {seed} (drawn; add seed = {seed} to [training] to repeat this run)"
+    return f"[INIT] seed = {seed}"
+
+
 class HostRandomness:
     def __init__(self, seed: int | None):
-        self.drawn = seed is None
-        self.seed = secrets.randbelow(2**31) if self.drawn else int(seed)
+        self.seed, self.drawn = draw_seed(seed)
         random.seed(self.seed)  # retro games draw from the global random module
         np.random.seed(self.seed % 2**32)
         self.explore = random.Random(self.seed + 1)
@@ -24,11 +35,6 @@ class HostRandomness:
     def discovery(self) -> random.Random:
         """A generator for measuring the game (the random turns that discover its characters)."""
         return random.Random(self.seed + 2)
-
-    def log_line(self) -> str:
-        if self.drawn:
-            return f"[INIT] seed = {self.seed} (drawn; add seed = {self.seed} to [training] to repeat this run)"
-        return f"[INIT] seed = {self.seed}"
 
     def state(self) -> dict:
         name, keys, pos, has_gauss, gauss = np.random.get_state()

@@ -9,22 +9,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Self
+from typing import Callable
 
-from jaxdqn import __version__
-from jaxdqn.config.assembly import network_identity
 from jaxdqn.config import CONFIG_NAME
+from jaxdqn.config.assembly import network_identity
 from jaxdqn.config.schema import TRAINING_KEYS
 from jaxdqn.config.writing import record_discovered, write_config
 from jaxdqn.errors import JaxdqnError
-from jaxdqn.config.fingerprint import fingerprint
-from jaxdqn.core.networks.migrate import PARAM_LAYOUT
 from jaxdqn.run.checkpoints import Checkpoints, DamagedCheckpoint, checkpoint_name
 from jaxdqn.run.lock import RunLock
 from jaxdqn.run.log import LOG_NAME, TrainingLog
 from jaxdqn.run.metrics import EpisodeMetrics
 from jaxdqn.run.tensorboard import TensorBoardEvents
-from jaxdqn.run.restore import REPLAY_LAYOUT
 
 
 class RunNotWritable(JaxdqnError):
@@ -233,54 +229,3 @@ class _Discard:
 
     def drop_after(self, episode: int) -> list[int]:
         return []
-
-
-class HoldsRun:
-    """What both trainers offer about the run directory they hold (``self.run``), and how they checkpoint into it."""
-
-    run: RunDirectory
-
-    @property
-    def run_dir(self) -> Path:
-        return self.run.path
-
-    @property
-    def checkpoints(self) -> Checkpoints:
-        return self.run.checkpoints
-
-    @property
-    def log(self):
-        return self.run.log
-
-    def close(self) -> None:
-        """Release the run directory's lock (the trainer can no longer save)."""
-        self.run.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def _diverged(self, episode: int):
-        raise self.run.diverged(episode)
-
-    def _save_checkpoint(self, episode: int, state, meta: dict, replay, log_line: str, extras=None) -> None:
-        """Checkpoint ``episode`` with ``meta`` and what every checkpoint records (config and fingerprint,
-        hyperparameters, layouts, seed, device, totals); its training.log line and metrics.csv rows are
-        written just before it becomes visible."""
-        snap = self.parts.snapshot()
-        meta = {"episode": episode, "total_steps": self.total_steps,
-                "total_training_seconds": self.total_training_seconds, "replay_layout": REPLAY_LAYOUT,
-                "param_layout": PARAM_LAYOUT, "config": snap, "fingerprint": fingerprint(snap),
-                "hyperparams": {k: v for k, v in self.hp.items() if k in TRAINING_KEYS}, "seed": self.seed,
-                "jaxdqn_version": __version__, "device": self.device_choice.kind,
-                "compile_seconds": self.compile_seconds, **meta}
-
-        def before_commit():
-            self.run.metrics.flush()
-            if self.run.tensorboard is not None:
-                self.run.tensorboard.checkpoint(episode, meta.get("learning_rate"), self.hp.get("num_seeds", 1))
-            self.log.write(log_line)
-
-        self.checkpoints.save(episode, state, meta, replay, before_commit, extras=extras)

@@ -1,7 +1,7 @@
 import pytest
 
-from tests.support.runs import TINYGAME
 from jaxdqn.config import load_config
+from tests.support.runs import TINYGAME
 
 
 def test_create_writes_commented_config_and_refuses_to_overwrite(tmp_path, cli):

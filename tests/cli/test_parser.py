@@ -1,7 +1,7 @@
 import pytest
 
-from tests.support.runs import make_run
 from jaxdqn.cli import main
+from tests.support.runs import make_run
 
 
 def test_errors_are_one_clear_message(trained_run, tmp_path, cli):

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from tests.support.runs import make_run, popen_cli, run_cli
 from jaxdqn.run.checkpoints import Checkpoints, checkpoint_name
 from jaxdqn.run.log import parse_log
 from jaxdqn.trainers.progress import compile_estimate
+from tests.support.runs import make_run, popen_cli, run_cli
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 import pytest
 
-from tests.support.helpers import SMALL_SPEC
 from jaxdqn.config.architecture import describe
+from tests.support.helpers import SMALL_SPEC
 
 
 @pytest.mark.parametrize("spatial", [False, True])

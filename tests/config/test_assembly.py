@@ -4,14 +4,14 @@ import flax.linen as nn
 import jax.numpy as jnp
 import pytest
 
-from tests.support.runs import TINY_CONFIG, TINYGAME, make_run
-from jaxdqn.config.assembly import assemble_config
 from jaxdqn.config import load_config
-from jaxdqn.errors import ConfigError
+from jaxdqn.config.assembly import assemble_config
 from jaxdqn.config.fingerprint import IncompatibleCheckpoint
-from jaxdqn.games.metadata import GameMetadata, game_factory
 from jaxdqn.core.networks import one_hot_board
+from jaxdqn.errors import ConfigError
+from jaxdqn.games.metadata import GameMetadata, game_factory
 from jaxdqn.trainers import DQNTrainer, trainer_from_config
+from tests.support.runs import TINY_CONFIG, TINYGAME, make_run
 
 NETWORKS = '''
 import flax.linen as nn
@@ -156,8 +156,8 @@ def test_a_dueling_head_from_config_trains_and_is_part_of_the_fingerprint(tmp_pa
 
 
 def test_the_compiled_loop_builds_the_dueling_head_too(tmp_path):
-    from tests.support.runs import PAINT_CONFIG
     from jaxdqn.trainers.compiled import CompiledTrainer
+    from tests.support.runs import PAINT_CONFIG
     run = make_run(tmp_path, PAINT_CONFIG.replace("hidden_sizes = [16]", "hidden_sizes = [16]\ndueling = true"))
     with trainer_from_config(load_config(run)) as trainer:
         assert isinstance(trainer, CompiledTrainer)

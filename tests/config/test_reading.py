@@ -1,8 +1,8 @@
 import pytest
 
-from tests.support.runs import TINYGAME, TINY_CONFIG, make_run, run_cli
 from jaxdqn.config import load_config
 from jaxdqn.train import main
+from tests.support.runs import TINY_CONFIG, TINYGAME, make_run, run_cli
 
 
 def _edit(text, old, new):

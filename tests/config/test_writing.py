@@ -1,9 +1,9 @@
 import pytest
 
-from tests.support.runs import make_run
 from jaxdqn.config import load_config
 from jaxdqn.config.writing import record_discovered, set_value, write_config
 from jaxdqn.errors import JaxdqnError
+from tests.support.runs import make_run
 
 
 def test_record_discovered_keeps_comments_and_order(tmp_path):

@@ -10,11 +10,10 @@ os.environ["JAX_PLATFORMS"] = "cpu"  # the forced devices are the CPU's, also wh
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tests.support.games.paint import paint_jax  # noqa: E402
-
 from jaxdqn.core import Settings, game_spec, make_runner  # noqa: E402
-from jaxdqn.core.sharding import make_distributed_runner, make_layout  # noqa: E402
 from jaxdqn.core.networks import make_network  # noqa: E402
+from jaxdqn.core.sharding import make_distributed_runner, make_layout  # noqa: E402
+from tests.support.games.paint import paint_jax  # noqa: E402
 
 GAME = paint_jax.JAX_GAME
 NETWORK = make_network(game_spec(GAME, (16,)))

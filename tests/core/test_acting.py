@@ -23,9 +23,9 @@ def test_epsilon_greedy_vmaps_over_keys():
 
 @pytest.mark.slow
 def test_make_actor_batches_and_explores():
-    from tests.support.helpers import SMALL_SPEC, random_observations
     from jaxdqn.core.acting import make_actor
     from jaxdqn.core.networks import make_network
+    from tests.support.helpers import SMALL_SPEC, random_observations
     net = make_network(SMALL_SPEC)
     params = net.init(jax.random.PRNGKey(0))
     obs = random_observations(np.random.default_rng(0), SMALL_SPEC, 5)
@@ -37,9 +37,9 @@ def test_make_actor_batches_and_explores():
 
 
 def test_make_greedy_is_the_argmax_of_the_q_values():
-    from tests.support.helpers import SMALL_SPEC, random_observations
     from jaxdqn.core.acting import make_greedy
     from jaxdqn.core.networks import make_network
+    from tests.support.helpers import SMALL_SPEC, random_observations
     net = make_network(SMALL_SPEC)
     params = net.init(jax.random.PRNGKey(0))
     obs = random_observations(np.random.default_rng(3), SMALL_SPEC, 7)

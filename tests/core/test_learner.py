@@ -3,11 +3,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.support.helpers import SMALL_SPEC, random_transitions
 from jaxdqn.core.learner import (flush, get_learning_rate, init_learner, make_optimizer, make_train_step, make_update,
-                            set_learning_rate)
+                                 set_learning_rate)
 from jaxdqn.core.networks import make_network
 from jaxdqn.core.replay import example_transition, make_prioritized_buffer
+from tests.support.helpers import SMALL_SPEC, random_transitions
 
 
 def _setup(lr=1e-3):
@@ -88,6 +88,7 @@ def test_gradients_are_clipped_by_global_norm_before_adam():
 @pytest.mark.parametrize("scale", [0.0, 0.01, 100.0])
 def test_scalar_factor_clip_matches_optax_and_keeps_its_state(scale):
     import optax
+
     from jaxdqn.core.learner import clip_by_global_norm
     rng = np.random.default_rng(1)
     grads = {"w": jnp.asarray(rng.normal(size=(7, 3)) * scale, jnp.float32), "b": jnp.asarray(rng.normal(size=3) * scale)}

@@ -5,14 +5,14 @@ import numpy as np
 import optax
 import pytest
 
-from tests.support import legacy_network
-from tests.support.helpers import SMALL_SPEC, numpy_dense_input, random_observations, random_transitions
 from jaxdqn.core import learner
 from jaxdqn.core.networks import count_params, make_network, one_hot_board
 from jaxdqn.core.networks.layers import conv3x3, xla_conv3x3
 from jaxdqn.core.networks.migrate import from_legacy, legacy_params_shapes
 from jaxdqn.core.rows import board_rows
 from jaxdqn.core.types import NetworkSpec, Observation, RowsObservation
+from tests.support import legacy_network
+from tests.support.helpers import SMALL_SPEC, numpy_dense_input, random_observations, random_transitions
 
 SPECS = {
     "mlp": SMALL_SPEC,

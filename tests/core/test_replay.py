@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support.helpers import SMALL_SPEC, random_transitions
 from jaxdqn.core import sum_tree
 from jaxdqn.core.replay import bytes_per_transition, example_transition, make_prioritized_buffer, make_uniform_buffer
+from tests.support.helpers import SMALL_SPEC, random_transitions
 
 EXAMPLE = example_transition(SMALL_SPEC.empty_observation())
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from tests.support.helpers import SMALL_SPEC
 from jaxdqn.core.rows import BoardOutgrewRows, board_rows, rows_width, stored_rows_width, widen_rows
 from jaxdqn.core.types import RowsObservation, Transition
+from tests.support.helpers import SMALL_SPEC
 
 
 def test_board_rows_lists_occupied_cells_and_refuses_too_short_lists():

@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 
 from jaxdqn.core import Settings, TrainConfig, game_spec, make_runner, make_train
-from jaxdqn.core.runner import to_stored
 from jaxdqn.core.networks import make_network
-from jaxdqn.core.rows import board_rows
-
+from jaxdqn.core.rows import board_rows, to_stored
 from tests.support.games.paint import paint_jax
 
 SMALL = Settings(batch_size=8, memory_capacity=300, target_update_freq=20, learning_rate=1e-3, epsilon_decay=0.95,

@@ -4,11 +4,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.runs import TINYGAME, tiny_env
 from jaxdqn.games.encoding import ObservationEncoder, UnknownCharacterError, discover_character_set, start_game
 from jaxdqn.games.env import GameEnv
 from jaxdqn.games.metadata import GameMetadata, game_factory, load_pyproject_metadata
 from jaxdqn.games.preprocessing import build_encoder
+from tests.support.runs import TINYGAME, tiny_env
 
 GAMES = str(TINYGAME)
 

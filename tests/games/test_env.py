@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from tests.support.runs import tiny_env
 from jaxdqn.errors import JaxdqnError
 from jaxdqn.games.env import GameEnv, VectorEnv
 from jaxdqn.games.metadata import game_factory, load_pyproject_metadata
 from jaxdqn.games.preprocessing import build_encoder
+from tests.support.runs import tiny_env
 
 
 def test_tinygame_multi_cell_hidden_agent_and_tuple_state():

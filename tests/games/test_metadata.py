@@ -3,7 +3,6 @@ import pytest
 from jaxdqn.errors import ConfigError, JaxdqnError
 from jaxdqn.games.metadata import GameMetadata, game_factory, import_game_module, load_pyproject_metadata
 
-
 # --- metadata ----------------------------------------------------------------------------------
 
 def test_tinygame_metadata_from_pyproject_with_custom_factory():

@@ -1,10 +1,9 @@
 import pytest
 
-from tests.support.runs import tiny_env
 from jaxdqn.errors import ConfigError, JaxdqnError
 from jaxdqn.games.metadata import game_factory, load_pyproject_metadata
 from jaxdqn.games.preprocessing import build_encoder
-
+from tests.support.runs import tiny_env
 
 # --- bad preprocessing -------------------------------------------------------------------------
 

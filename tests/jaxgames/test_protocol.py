@@ -2,11 +2,11 @@
 import jax.numpy as jnp
 import pytest
 
-from tests.support.runs import PAINT, paint_variant_run
 from jaxdqn.config import ConfigError, load_config
+from jaxdqn.core.types import Observation
 from jaxdqn.jaxgames import snake
 from jaxdqn.jaxgames.protocol import contract_problems
-from jaxdqn.core.types import Observation
+from tests.support.runs import PAINT, paint_variant_run
 
 
 def test_the_shipped_games_keep_the_contract():

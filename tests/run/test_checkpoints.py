@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdqn.run.checkpoints import CheckpointWriteError, Checkpoints, DamagedCheckpoint, checkpoint_name
+from jaxdqn.run.checkpoints import Checkpoints, CheckpointWriteError, DamagedCheckpoint, checkpoint_name
 from jaxdqn.run.disk import DiskFull
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.runs import TINYGAME
 from jaxdqn.config import load_config
 from jaxdqn.run.checkpoints import Checkpoints
 from jaxdqn.trainers import trainer_from_config
+from tests.support.runs import TINYGAME
 
 FIXTURE = Path(__file__).parents[1] / "support" / "fixtures" / "old_run"
 

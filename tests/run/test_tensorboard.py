@@ -4,11 +4,11 @@ import sys
 
 import pytest
 
-from tests.support.runs import PAINT_CONFIG, make_run
 from jaxdqn.config import load_config
 from jaxdqn.errors import JaxdqnError
 from jaxdqn.run.metrics import read_metrics
 from jaxdqn.trainers import trainer_from_config
+from tests.support.runs import PAINT_CONFIG, make_run
 
 pytest.importorskip("tensorboardX")
 

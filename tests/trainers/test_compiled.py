@@ -5,7 +5,6 @@ import time
 
 import pytest
 
-from tests.support.runs import PAINT_CONFIG, make_run, paint_variant_run, popen_cli
 from jaxdqn.cli import main
 from jaxdqn.config import load_config
 from jaxdqn.errors import JaxdqnError
@@ -15,6 +14,7 @@ from jaxdqn.run.metrics import read_metrics
 from jaxdqn.run.stop import StopRequests
 from jaxdqn.trainers import TrainingDiverged, trainer_from_config
 from jaxdqn.trainers.compiled import CompiledTrainer
+from tests.support.runs import PAINT_CONFIG, make_run, paint_variant_run, popen_cli
 
 
 def trained(run):

@@ -4,14 +4,14 @@ import jax
 import numpy as np
 import pytest
 
-from tests.support.runs import TINY_CONFIG, make_run
 from jaxdqn.cli import main
 from jaxdqn.config import load_config
-from jaxdqn.device import select_device
 from jaxdqn.config.fingerprint import IncompatibleCheckpoint
+from jaxdqn.device import select_device
 from jaxdqn.run.checkpoints import Checkpoints
 from jaxdqn.run.log import CHECKPOINT_LINE, parse_log
 from jaxdqn.trainers import TrainingDiverged, trainer_from_config
+from tests.support.runs import TINY_CONFIG, make_run
 
 LINE = re.compile(r"^\[ep_\d{4}\] ep=\d{4}-\d{4} avg_reward=[+-]\d+\.\d avg_steps=\d+ epsilon=\d\.\d{3} "
                   r"avg_loss=\d+\.\d time=\d+m\d\ds total=\d+m\d\ds$")

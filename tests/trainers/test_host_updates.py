@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from tests.support.runs import TINY_CONFIG, make_run
 from jaxdqn.config import load_config
 from jaxdqn.core.rows import board_rows
-from jaxdqn.trainers import trainer_from_config
 from jaxdqn.core.types import Observation
+from jaxdqn.trainers import trainer_from_config
+from tests.support.runs import TINY_CONFIG, make_run
 
 
 def _obs(occupied: int) -> Observation:

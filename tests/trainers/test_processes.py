@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from tests.support.runs import PAINT_CONFIG, make_run, popen_cli, run_cli
 from jaxdqn.run.checkpoints import Checkpoints
 from jaxdqn.run.log import parse_log
 from jaxdqn.run.metrics import read_metrics
+from tests.support.runs import PAINT_CONFIG, make_run, popen_cli, run_cli
 
 TWO_PROCESSES = """
 [distributed]

@@ -4,16 +4,16 @@ import signal
 
 import pytest
 
-from tests.support.runs import PAINT_CONFIG, TINY_CONFIG, make_run
 from jaxdqn.config import load_config
 from jaxdqn.errors import JaxdqnError
-from jaxdqn.trainers.memory import NotEnoughMemory
 from jaxdqn.run.checkpoints import Checkpoints, DamagedCheckpoint
 from jaxdqn.run.lock import RunLocked
 from jaxdqn.run.log import parse_log
 from jaxdqn.run.metrics import COLUMNS, read_metrics
 from jaxdqn.trainers import trainer_from_config
+from jaxdqn.trainers.memory import NotEnoughMemory
 from jaxdqn.trainers.run_directory import RunNotWritable
+from tests.support.runs import PAINT_CONFIG, TINY_CONFIG, make_run
 
 
 def train(run, checkpoint=None):

@@ -4,8 +4,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxdqn.jaxgames.protocol import JaxGame
 from jaxdqn.core.types import Observation
+from jaxdqn.jaxgames.protocol import JaxGame
 
 SIZE = 8
 TURNS = 40
