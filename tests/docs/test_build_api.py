@@ -17,7 +17,7 @@ def test_the_api_reference_builds_with_every_public_module(tmp_path):
     names = {p.relative_to(tmp_path).as_posix() for p in pages}
     for module in build_api.PUBLIC:
         assert module.replace(".", "/") + ".html" in names, module
-    compiled = (tmp_path / "jaxdqn" / "compiled.html").read_text()
+    compiled = (tmp_path / "jaxdqn" / "core.html").read_text()
     assert "make_train" in compiled and "TrainConfig" in compiled
-    losses = (tmp_path / "jaxdqn" / "losses.html").read_text()
+    losses = (tmp_path / "jaxdqn" / "core" / "losses.html").read_text()
     assert "td_loss" in losses and "Returns" in losses  # Args:/Returns: rendered as sections
