@@ -127,8 +127,8 @@ def report(args) -> None:
         data = json.loads(path.read_text())
         sides.setdefault(path.name.split("-seed")[0], []).append(data)
     order = [s for s in ("reference", "host", "host-body", "compiled") if s in sides]
-    names = {"reference": "reference (retro-gamer 0.4.0)", "host": "jaxdqn host loop",
-             "host-body": "jaxdqn host loop, character set with the body *",
+    names = {"reference": "reference (retro-gamer 0.4.0)", "host": "jaxdqn host loop, the reference's character set",
+             "host-body": "jaxdqn host loop, its own discovery (sees the body *)",
              "compiled": "jaxdqn compiled loop, reference semantics (JAX snake)"}
     print("| | seeds | " + " | ".join(summarize([[0.0] * 25]).keys()) + " |")
     print("|---|---|" + "---|" * 3)
