@@ -57,6 +57,7 @@ _EXPORTS = {
     "make_update": "jaxdqn.core.learner",
     "make_prioritized_buffer": "jaxdqn.core.replay",
     "make_uniform_buffer": "jaxdqn.core.replay",
+    "with_n_step": "jaxdqn.core.n_step",
     "epsilon_greedy": "jaxdqn.core.acting",
     "make_actor": "jaxdqn.core.acting",
     "make_greedy": "jaxdqn.core.acting",

@@ -39,6 +39,7 @@ TRAINING_KEYS: dict[str, tuple[Any, str]] = {
     # jaxdqn additions
     "seed": (None, "same seed, same machine: same rewards; absent: drawn and written to training.log"),
     "double_dqn": (ALGORITHM["double_dqn"], "Double DQN targets (the online network picks the next action)"),
+    "n_step": (ALGORITHM["n_step"], "rewards each target sums before it bootstraps (n-step returns); 1 = the reference"),
     "device": ("auto", "auto (metal, then cuda, then cpu), cpu, cuda or metal; $JAXDQN_DEVICE overrides"),
     "save_replay_buffer": (False, "also checkpoint the replay buffer, so a resumed run continues exactly"),
     "tensorboard": (False, "also write TensorBoard event files to RUN_DIR/tensorboard (needs tensorboardX)"),
@@ -49,6 +50,7 @@ TRAINING_KEYS: dict[str, tuple[Any, str]] = {
     "num_seeds": (1, "independent agents trained side by side in one program, one seed each (JAX games only)"),
 }
 TRAINING_DEFAULTS = {k: v for k, (v, _) in TRAINING_KEYS.items()}
+MAX_N_STEP = 100
 
 # [distributed]: more devices and machines for the compiled loop (JAX games only).
 DISTRIBUTED_KEYS: dict[str, tuple[Any, str]] = {
@@ -90,7 +92,7 @@ def validate_training(training: dict) -> list[Problem]:
             "epsilon decays towards epsilon_min, so the floor cannot be above the start",
             "epsilon = 1.0 and epsilon_min = 0.05")
     for key in ("batch_size", "memory_capacity", "target_update_freq", "train_every", "training_episodes",
-                "max_turns_per_episode", "keep_checkpoints", "checkpoint_every", "num_envs", "num_seeds"):
+                "max_turns_per_episode", "keep_checkpoints", "checkpoint_every", "num_envs", "num_seeds", "n_step"):
         if not (is_int(hp[key]) and hp[key] > 0):
             bad(key, f"{hp[key]!r} is not a positive whole number", TRAINING_KEYS[key][1],
                 f"{key} = {TRAINING_DEFAULTS[key]}")
@@ -110,6 +112,10 @@ def validate_training(training: dict) -> list[Problem]:
     if hp["device"] not in DEVICE_CHOICES:
         bad("device", f"{hp['device']!r} is not one of {', '.join(DEVICE_CHOICES)}",
             TRAINING_KEYS["device"][1], 'device = "auto"')
+    if is_int(hp["n_step"]) and hp["n_step"] > MAX_N_STEP:
+        bad("n_step", f"{hp['n_step']} is more than {MAX_N_STEP}",
+            "every sampled transition reads n_step of the transitions after it; returns over so many steps are "
+            "dominated by the discount anyway", "n_step = 3")
     if is_int(hp["batch_size"]) and is_int(hp["memory_capacity"]) and 0 < hp["memory_capacity"] < hp["batch_size"]:
         bad("batch_size", f"{hp['batch_size']} is larger than memory_capacity = {hp['memory_capacity']}",
             "each gradient step samples batch_size transitions from the replay buffer",

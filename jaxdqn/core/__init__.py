@@ -6,6 +6,7 @@
 - :mod:`~jaxdqn.core.losses`     TD errors and the DQN loss (rlax style, per transition)
 - :mod:`~jaxdqn.core.learner`    optimizer, learner state, the update step
 - :mod:`~jaxdqn.core.replay`     replay buffers (flashbax style), over :mod:`~jaxdqn.core.sum_tree`
+- :mod:`~jaxdqn.core.n_step`     n-step returns, made when a batch is sampled
 - :mod:`~jaxdqn.core.rows`       an MLP's board as row lists, on the host (numpy) and on the device (jnp)
 - :mod:`~jaxdqn.core.acting`     epsilon-greedy and greedy action selection
 - :mod:`~jaxdqn.core.schedules`  epsilon, learning-rate and target-copy schedules

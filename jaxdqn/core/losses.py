@@ -46,7 +46,8 @@ def td_loss(
     """
     q_tm1 = apply_fn(params, batch.obs)
     q_t = apply_fn(target_params, batch.next_obs)
-    discount = gamma * (1.0 - batch.done.astype(jnp.float32))
+    bootstrap = gamma if batch.discount is None else batch.discount  # n-step samples carry their own
+    discount = bootstrap * (1.0 - batch.done.astype(jnp.float32))
     reward = batch.reward.astype(jnp.float32)
     if double_dqn:
         q_t_selector = apply_fn(params, batch.next_obs)

@@ -124,7 +124,7 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
     n = s.num_envs // data_shards  # this device's games
     batch_size, capacity = s.batch_size // data_shards, s.memory_capacity // data_shards
     steps, updates = s.steps_per_iteration, s.updates_per_iteration
-    optimizer, buffer = s.optimizer(), s.buffer(capacity)
+    optimizer, buffer = s.optimizer(), s.buffer(capacity, stride=n)  # a step adds one transition per game
     update_fn = learner.make_update(network, optimizer, s.gamma, None, s.double_dqn, jit=False, axis_name=data_axis)
 
     def over_data(x):
@@ -137,7 +137,7 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
             game_key, run_key = jax.random.fold_in(game_key, shard), jax.random.fold_in(run_key, shard)
         games, obs = jax.vmap(game.reset)(jax.random.split(game_key, n))
         stored, overflow = to_stored(obs, spec, s.rows_width)
-        example = example_transition(jax.tree.map(lambda x: x[0], stored))
+        example = example_transition(jax.tree.map(lambda x: x[0], stored), ended=s.n_step > 1)
         params = network.init(init_key)
         state = LearnerState(params, params, optimizer.init(params), jnp.zeros((), jnp.int32))
         zeros_f, zeros_i = jnp.zeros((n,), jnp.float32), jnp.zeros((n,), jnp.int32)
@@ -165,7 +165,8 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         final, overflow = to_stored(out.final_obs, spec, s.rows_width)
         fresh, fresh_overflow = jax.lax.cond(jnp.any(ended), lambda: to_stored(out.obs, spec, s.rows_width),
                                              lambda: (final, jnp.bool_(False)))
-        transition = Transition(a["obs"], actions, out.reward.astype(jnp.float32), final, out.done)
+        transition = Transition(a["obs"], actions, out.reward.astype(jnp.float32), final, out.done,
+                                ended=ended if s.n_step > 1 else None)
         reward, length = a["ep_reward"] + out.reward, a["ep_length"] + 1
         loss = jnp.where(a["ep_updates"] > 0, a["ep_loss"] / jnp.maximum(a["ep_updates"], 1), 0.0)
         finished = over_data(jnp.sum(ended))

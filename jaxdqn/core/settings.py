@@ -28,6 +28,7 @@ class Settings(NamedTuple):
     epsilon_decay: float = 0.9997
     epsilon_min: float = 0.05
     max_turns_per_episode: int = 2000
+    n_step: int = 1  # steps each return sums before bootstrapping (1: the reference's one-step targets)
     rows_width: int = 0  # row-list width replay stores boards in; 0 stores boards
 
     @classmethod
@@ -49,11 +50,14 @@ class Settings(NamedTuple):
         from jaxdqn.core.learner import make_optimizer
         return make_optimizer(self.learning_rate)
 
-    def buffer(self, capacity: int | None = None):
-        """The replay buffer: prioritized or uniform, holding ``capacity`` (default ``memory_capacity``)."""
+    def buffer(self, capacity: int | None = None, stride: int = 1):
+        """The replay buffer: prioritized or uniform, holding ``capacity`` (default ``memory_capacity``), its
+        samples n-step when ``n_step`` > 1 (``stride``: the games whose transitions it interleaves)."""
+        from jaxdqn.core.n_step import with_n_step
         from jaxdqn.core.replay import make_prioritized_buffer, make_uniform_buffer
         capacity = self.memory_capacity if capacity is None else capacity
-        return make_prioritized_buffer(capacity) if self.prioritize_experiences else make_uniform_buffer(capacity)
+        buffer = make_prioritized_buffer(capacity) if self.prioritize_experiences else make_uniform_buffer(capacity)
+        return with_n_step(buffer, self.n_step, self.gamma, stride)
 
 
 DEFAULTS = Settings()._asdict()

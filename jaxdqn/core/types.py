@@ -42,13 +42,20 @@ class RowsObservation(NamedTuple):
 
 
 class Transition(NamedTuple):
-    """One (or, with a leading axis, many) ``(s, a, r, s', done)``."""
+    """One (or, with a leading axis, many) ``(s, a, r, s', done)``.
+
+    Two fields are only present for n-step returns (None otherwise, so one-step replay stores and
+    checkpoints exactly what it always did): ``ended``, stored with each transition, and ``discount``,
+    set on the n-step transitions a sample makes (see :mod:`jaxdqn.core.n_step`).
+    """
 
     obs: Observation | RowsObservation
     action: Array  # int32
-    reward: Array  # float32
+    reward: Array  # float32: the step's reward (an n-step sample: the discounted sum of up to n rewards)
     next_obs: Observation | RowsObservation
-    done: Array  # bool
+    done: Array  # bool: a game over (no bootstrap from next_obs)
+    discount: Array | None = None  # float32: the bootstrap's discount, gamma ** steps; None: the loss's gamma
+    ended: Array | None = None  # bool: the transition ended its episode (game over, turn limit or a stop)
 
 
 class NetworkSpec(NamedTuple):
@@ -88,7 +95,10 @@ class NetworkSpec(NamedTuple):
                            extras=jnp.zeros(batch_shape + (self.num_extras,), jnp.float32))
 
 
-def example_transition(obs: Observation | RowsObservation) -> Transition:
-    """A single transition with ``obs``'s shapes, to size a replay buffer."""
+def example_transition(obs: Observation | RowsObservation, ended: bool = False) -> Transition:
+    """A single transition with ``obs``'s shapes, to size a replay buffer; ``ended``: with the episode-end
+    flag n-step returns need."""
     import jax.numpy as jnp
-    return Transition(obs, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32), obs, jnp.zeros((), jnp.bool_))
+    flag = jnp.zeros((), jnp.bool_)
+    return Transition(obs, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32), obs, flag,
+                      ended=flag if ended else None)

@@ -69,7 +69,11 @@ def _refill_empty(restored, template):
         make = functools.partial(jnp.zeros, t.shape, t.dtype)
         sharding = getattr(t, "sharding", None)
         return jax.jit(make, out_shardings=sharding)() if sharding is not None else make()
-    return jax.tree.map(lambda t, r: empty(t) if r is None else r, template, restored, is_leaf=lambda x: x is None)
+    def refill(t, r):
+        if t is None:  # a field the tree does not have (a one-step transition's n-step fields)
+            return None
+        return empty(t) if r is None else r
+    return jax.tree.map(refill, template, restored, is_leaf=lambda x: x is None)
 
 
 class Checkpoints(CheckpointDirectory):

@@ -64,12 +64,19 @@ def restore_state(checkpoints, episode: int, meta: dict, spec, optimizer, state_
     return state, meta, _typed_trees(replay) if replay is not None else None
 
 
-REPLAY_KEYS = ("memory_capacity", "prioritize_experiences")  # what a saved replay buffer's arrays follow
+REPLAY_KEYS = ("memory_capacity", "prioritize_experiences", "n_step")  # what a saved replay buffer's arrays follow
+N_STEP_KEYS = ("num_envs",)  # with n-step returns, also which stored transitions follow which
+
+
+def replay_keys(hp: dict) -> tuple[str, ...]:
+    return REPLAY_KEYS + (N_STEP_KEYS if hp.get("n_step", 1) > 1 else ())
 
 
 def replay_fits(saved_hp: dict, hp: dict) -> bool:
-    """Whether a replay buffer saved with hyperparameters ``saved_hp`` has the arrays ``hp`` makes."""
-    return all(saved_hp.get(k, hp[k]) == hp[k] for k in REPLAY_KEYS)
+    """Whether a replay buffer saved with hyperparameters ``saved_hp`` has the arrays ``hp`` makes (and, for
+    n-step returns, the order they read)."""
+    saved = {"n_step": 1, **saved_hp}  # checkpoints from before n_step had one-step replay
+    return all(saved.get(k, hp[k]) == hp[k] for k in replay_keys(hp))
 
 
 def replay_not_restored(saved: bool, saved_hp: dict, hp: dict) -> str:
@@ -77,7 +84,7 @@ def replay_not_restored(saved: bool, saved_hp: dict, hp: dict) -> str:
     def toml(value):
         return str(value).lower() if isinstance(value, bool) else str(value)
 
-    changed = [f"{k} = {toml(saved_hp[k])} (now {toml(hp[k])})" for k in REPLAY_KEYS
+    changed = [f"{k} = {toml(saved_hp[k])} (now {toml(hp[k])})" for k in replay_keys(hp)
                if k in saved_hp and saved_hp[k] != hp[k]]
     if not saved:
         why = "has no replay buffer"

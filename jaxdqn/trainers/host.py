@@ -239,10 +239,12 @@ class HostActors:
             actions = self.select_actions(stored)
             next_obs, step_rewards, dones = games.step(actions)
             next_stored = pipeline.store(next_obs)
+            stopping_now = should_stop()  # this step's transitions end their episodes then
             finished = []
             for i in range(n):
                 reward = float(step_rewards[i])
-                pipeline.add(stored, next_stored, i, actions[i], reward, bool(dones[i]))
+                ended = bool(dones[i]) or turns[i] + 1 >= s.max_turns_per_episode or stopping_now
+                pipeline.add(stored, next_stored, i, actions[i], reward, bool(dones[i]), ended=ended)
                 if self.total_steps % s.train_every == 0:
                     if pipeline.will_train():
                         pipeline.train(sync_target=self.schedules.update_at(self.total_steps))
@@ -254,7 +256,6 @@ class HostActors:
                 if dones[i] or turns[i] >= s.max_turns_per_episode:
                     finished.append(i)
             obs, stored = next_obs, next_stored
-            stopping_now = should_stop()
             if stopping_now:
                 finished = [i for i in range(n) if turns[i] > 0]
             for k, i in enumerate(finished):

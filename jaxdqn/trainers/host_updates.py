@@ -27,15 +27,16 @@ from jaxdqn.core.types import Observation, RowsObservation, Transition, example_
 class Chunk:
     """Transitions collected on the host between two updates, in the form replay stores."""
 
-    def __init__(self, capacity: int, empty):
+    def __init__(self, capacity: int, empty, ended: bool = False):
+        """``ended``: keep the episode-end flag too (for n-step returns)."""
         def alloc(x):
             x = np.asarray(x)
             return np.zeros((capacity,) + x.shape, x.dtype)
         self.data = Transition(jax.tree.map(alloc, empty), alloc(np.int32(0)), alloc(np.float32(0)),
-                               jax.tree.map(alloc, empty), alloc(False))
+                               jax.tree.map(alloc, empty), alloc(False), ended=alloc(False) if ended else None)
         self.size = 0
 
-    def append(self, obs, next_obs, k: int, action: int, reward: float, done: bool) -> None:
+    def append(self, obs, next_obs, k: int, action: int, reward: float, done: bool, ended: bool) -> None:
         """Add game ``k``'s transition from the batches ``obs`` and ``next_obs``."""
         i, d = self.size, self.data
         for store, value in zip(d.obs, obs):
@@ -43,6 +44,8 @@ class Chunk:
         for store, value in zip(d.next_obs, next_obs):
             store[i] = value[k]
         d.action[i], d.reward[i], d.done[i] = action, reward, done
+        if d.ended is not None:
+            d.ended[i] = ended
         self.size += 1
 
     def take(self, start: int = 0, stop: int | None = None) -> Transition:
@@ -66,7 +69,7 @@ class UpdatePipeline:
         self.settings, self.spec, self.device = settings, spec, device
         self.rows_width = parts.rows_width(occupied)
         self.network = parts.network
-        self.buffer = settings.buffer()
+        self.buffer = settings.buffer(stride=parts.hp["num_envs"])  # a step adds one transition per game
         self.optimizer = optimizer = settings.optimizer()
         core = learner.make_train_step(self.network, optimizer, self.buffer, batch_size=settings.batch_size,
                                        gamma=settings.gamma, double_dqn=settings.double_dqn, jit=False)
@@ -80,7 +83,7 @@ class UpdatePipeline:
             self.key = jax.random.PRNGKey(seed + 3)
             self.replay = self.empty_replay(self.rows_width)
         self.pending = None
-        self.chunk = Chunk(settings.train_every, self._empty_stored(self.rows_width))
+        self.chunk = Chunk(settings.train_every, self._empty_stored(self.rows_width), ended=settings.n_step > 1)
         self.buffer_items = 0
         self.loss_sum, self.updates = jnp.zeros((), jnp.float32), 0
         self.compiling = contextlib.nullcontext  # wraps an update that compiles the step (a new signature)
@@ -96,7 +99,7 @@ class UpdatePipeline:
 
     def empty_replay(self, width: int):
         stored = jax.tree.map(jnp.asarray, self._empty_stored(width))
-        return jax.jit(self.buffer.init)(example_transition(stored))
+        return jax.jit(self.buffer.init)(example_transition(stored, ended=self.settings.n_step > 1))
 
     def store(self, obs: Observation):
         """A batch of observations in the form replay stores (widening the lists when a board outgrows them)."""
@@ -126,8 +129,12 @@ class UpdatePipeline:
     def greedy(self, stored) -> np.ndarray:
         return np.asarray(self.greedy_fn(self.learner.params, self.conform(stored)))
 
-    def add(self, stored, next_stored, k: int, action: int, reward: float, done: bool) -> None:
-        self.chunk.append(self.conform(stored), self.conform(next_stored), k, action, reward, done)
+    def add(self, stored, next_stored, k: int, action: int, reward: float, done: bool, *,
+            ended: bool | None = None) -> None:
+        """Game ``k``'s transition; ``ended``: its episode ended there (a game over, the turn limit, a stop;
+        default ``done``), kept for n-step returns."""
+        self.chunk.append(self.conform(stored), self.conform(next_stored), k, action, reward, done,
+                          done if ended is None else ended)
 
     def train(self, sync_target: bool) -> None:
         """Move the chunk to the device and train on a sampled batch (call when :meth:`will_train`)."""

@@ -44,7 +44,7 @@ class MemoryEstimate:
 def estimate(params: int, spec, hp: dict, stored_obs_bytes: int) -> MemoryEstimate:
     """Bytes a run needs on its device, from the network's parameter count and shape and what
     replay stores per observation."""
-    per_transition = 2 * stored_obs_bytes + 4 + 4 + 1
+    per_transition = 2 * stored_obs_bytes + 4 + 4 + 1 + (1 if hp.get("n_step", 1) > 1 else 0)  # ended, for n-step
     if hp["prioritize_experiences"]:
         per_transition += 2 * FLOAT_BYTES * 16 / 15  # sum and max trees, 16-way
     batch = hp["batch_size"]

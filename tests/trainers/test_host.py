@@ -264,7 +264,7 @@ def test_an_episode_cut_at_the_turn_limit_bootstraps_and_one_the_game_ended_does
     run = make_run(tmp_path, training_episodes=4, max_turns_per_episode=max_turns)
     with trainer_from_config(load_config(run)) as trainer:
         dones, add = [], trainer.pipeline.add
-        trainer.pipeline.add = lambda *args: (dones.append(args[-1]), add(*args))[1]
+        trainer.pipeline.add = lambda *args, **kwargs: (dones.append(args[5]), add(*args, **kwargs))[1]
         lengths = []
         trainer.train(on_episode=lambda: lengths.append(trainer.last_episode.steps))
     assert lengths == [min(12, max_turns)] * 4
