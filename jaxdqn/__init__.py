@@ -6,7 +6,7 @@ The package, core first (each layer imports only the ones above it):
 
 - :mod:`jaxdqn.core`      pure and jittable: types, networks, losses, learner, replay, acting, the compiled
   runner and ``make_train`` (whole runs compiled, vmapped over seeds, sharded over devices)
-- :mod:`jaxdqn.jaxgames`  games written in JAX (``JaxGame``), equal to their retro twins
+- :mod:`jaxdqn.jaxgames`  games written in JAX (``JaxGame``), equal to their retro twins; gymnax environments
 - :mod:`jaxdqn.games`     retro games on the host: the game wrapper, observation encoders, metadata
 - :mod:`jaxdqn.config`    ``config.toml``: its schema, reading, writing, and the assembly of a run's parts
 - :mod:`jaxdqn.run`       the run directory: lock, checkpoints, training.log, metrics, stop requests
@@ -67,6 +67,7 @@ _EXPORTS = {
     "Settings": "jaxdqn.core",
     "make_runner": "jaxdqn.core",
     "JaxGame": "jaxdqn.jaxgames",
+    "from_gymnax": "jaxdqn.jaxgames",
 }
 
 __all__ = sorted(_EXPORTS)
