@@ -31,17 +31,17 @@ def rewards(run):
 @pytest.mark.slow
 @pytest.mark.parametrize("config", [TINY_CONFIG, PAINT_CONFIG], ids=["host", "compiled"])
 def test_n_step_returns_train_and_resume_exactly_with_the_replay_saved(tmp_path, config):
-    settings = dict(num_envs=2, save_replay_buffer="true", checkpoint_every=10)
-    whole = make_run(tmp_path, config, name="whole", n_step=3, training_episodes=20, **settings)
-    split = make_run(tmp_path, config, name="split", n_step=3, training_episodes=10, **settings)
-    one_step = make_run(tmp_path, config, name="one", training_episodes=20, **settings)
+    settings = dict(num_envs=2, save_replay_buffer="true", checkpoint_every=6)
+    whole = make_run(tmp_path, config, name="whole", n_step=3, training_episodes=12, **settings)
+    split = make_run(tmp_path, config, name="split", n_step=3, training_episodes=6, **settings)
+    one_step = make_run(tmp_path, config, name="one", training_episodes=12, **settings)
     trained(whole)
     trained(split)
-    (split / "config.toml").write_text((split / "config.toml").read_text().replace("training_episodes = 10",
-                                                                                   "training_episodes = 20"))
+    (split / "config.toml").write_text((split / "config.toml").read_text().replace("training_episodes = 6",
+                                                                                   "training_episodes = 12"))
     trained(split)
     trained(one_step)
-    assert Checkpoints(split / "checkpoints").has_replay(20)
+    assert Checkpoints(split / "checkpoints").has_replay(12)
     assert rewards(split) == rewards(whole) and losses(split) == losses(whole)
     assert losses(whole) != losses(one_step)  # the targets are other ones
 
