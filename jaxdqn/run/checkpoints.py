@@ -15,6 +15,8 @@ unpickled. A checkpoint that cannot be read raises :class:`DamagedCheckpoint` na
 """
 from __future__ import annotations
 
+import collections
+import functools
 import os
 from pathlib import Path
 
@@ -56,6 +58,28 @@ def _abstract(template):
     import jax
     import orbax.checkpoint as ocp
     return jax.tree.map(ocp.utils.to_shape_dtype_struct, _drop_empty(template))
+
+
+@functools.cache
+def _fields_only(name: str, fields: tuple[str, ...]):
+    return collections.namedtuple(name, fields)
+
+
+def _without_unset_fields(tree):
+    """``tree`` with every NamedTuple's None fields left out (a one-step transition's ``discount`` and
+    ``ended``): replay is stored as it was before those optional fields existed, so checkpoints written
+    either side of them read back the same. The leaves, and their order, are unchanged."""
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
+        kept = [f for f in tree._fields if getattr(tree, f) is not None]
+        values = [_without_unset_fields(getattr(tree, f)) for f in kept]
+        if len(kept) == len(tree._fields):
+            return type(tree)(*values)
+        return _fields_only(type(tree).__name__, tuple(kept))(*values)
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_without_unset_fields(v) for v in tree)
+    if isinstance(tree, dict):
+        return {k: _without_unset_fields(v) for k, v in tree.items()}
+    return tree
 
 
 def _refill_empty(restored, template):
@@ -142,6 +166,7 @@ class Checkpoints(CheckpointDirectory):
     def restore(self, episode: int, state_template, replay_template=None, extra_templates: dict | None = None):
         """``(state, meta, replay)``; replay is None unless a template is given and it was saved. With
         ``extra_templates`` (item name -> template), ``(state, meta, replay, extras)``: the items saved."""
+        import jax
         import orbax.checkpoint as ocp
         templates = {"state": state_template}
         if replay_template is not None and self.has_replay(episode):
@@ -149,10 +174,13 @@ class Checkpoints(CheckpointDirectory):
         for item, template in (extra_templates or {}).items():
             if self.has_item(episode, item):
                 templates[item] = template
-        items = {item: ocp.args.StandardRestore(_abstract(t)) for item, t in templates.items()}
+        stored = {item: _without_unset_fields(t) if item == "replay" else t for item, t in templates.items()}
+        items = {item: ocp.args.StandardRestore(_abstract(t)) for item, t in stored.items()}
         out = self._read(episode, {**items, "meta": ocp.args.JsonRestore()})
         try:
-            restored = {item: _refill_empty(out[item], t) for item, t in templates.items()}
+            restored = {item: jax.tree.unflatten(jax.tree.structure(templates[item]),
+                                                 jax.tree.leaves(_refill_empty(out[item], t)))
+                        for item, t in stored.items()}
         except Exception as exc:  # noqa: BLE001 - arrays of the wrong structure are damage too
             raise DamagedCheckpoint(checkpoint_name(episode), short_reason(exc)) from exc
         result = (restored["state"], out["meta"], restored.get("replay"))
@@ -195,7 +223,7 @@ class Checkpoints(CheckpointDirectory):
         self._barrier(f"jaxdqn-save-{episode}-start")
         items = {"state": ocp.args.StandardSave(_drop_empty(state)), "meta": ocp.args.JsonSave(meta)}
         if replay is not None:
-            items["replay"] = ocp.args.StandardSave(_drop_empty(replay))
+            items["replay"] = ocp.args.StandardSave(_drop_empty(_without_unset_fields(replay)))
         for item, tree in (extras or {}).items():
             items[item] = ocp.args.StandardSave(_drop_empty(tree))
         try:

@@ -39,6 +39,28 @@ def test_save_restore_round_trip_with_zero_size_arrays(tmp_path):
     assert ckpts.verify(10) is None and ckpts.has_replay(10)
 
 
+def test_replay_without_its_optional_fields_reads_back_on_either_side_of_them(tmp_path):
+    """A one-step transition's ``discount`` and ``ended`` are None: replay is stored without them, as before
+    they existed, so a replay written then (a five-field transition) restores into today's Transition, and
+    one with ``ended`` (n-step returns) round-trips."""
+    import collections
+
+    from jaxdqn.core.types import Observation, Transition
+    obs = Observation(jnp.ones((4, 2, 3), jnp.uint8), jnp.zeros((4, 0), jnp.float32))
+    fields = (obs, jnp.arange(4, dtype=jnp.int32), jnp.linspace(0, 1, 4), obs, jnp.array([0, 1, 0, 0], bool))
+    before = collections.namedtuple("Transition", ["obs", "action", "reward", "next_obs", "done"])(*fields)
+    ckpts = Checkpoints(tmp_path / "checkpoints")
+    save(ckpts, 10, {"data": before})
+    _, _, replay = ckpts.restore(10, state(), {"data": Transition(*fields)})
+    assert isinstance(replay["data"], Transition) and replay["data"].ended is None
+    np.testing.assert_array_equal(replay["data"].done, fields[4])
+    with_ends = Transition(*fields, ended=jnp.array([0, 0, 1, 0], bool))
+    save(ckpts, 20, {"data": with_ends})
+    _, _, replay = ckpts.restore(20, state(), {"data": with_ends})
+    np.testing.assert_array_equal(replay["data"].ended, with_ends.ended)
+    assert replay["data"].discount is None and replay["data"].obs.extras.shape == (4, 0)
+
+
 def test_never_more_than_keep_even_while_saving(tmp_path):
     ckpts = Checkpoints(tmp_path / "checkpoints", keep=2)
     seen = []
