@@ -49,13 +49,11 @@ MOVED = {
 def new_name(old: str) -> str | None:
     """The module's path now, or None if ``old`` did not move (``jaxdqn.networks.layers`` follows
     ``jaxdqn.networks``)."""
-    if old in MOVED:
-        return MOVED[old]
-    package, _, rest = old.rpartition(".")
+    package = old
     while package:
         if package in MOVED:
-            return f"{MOVED[package]}.{old[len(package) + 1:]}"
-        package, _, more = package.rpartition(".")
+            return MOVED[package] + old[len(package):]
+        package = package.rpartition(".")[0]
     return None
 
 

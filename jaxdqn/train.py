@@ -84,7 +84,7 @@ def _train(args, run_dir: Path, stop) -> int:
             _set_episodes(run_dir / CONFIG_NAME, args.episodes)
             config = load_config(run_dir)
     with trainer_from_config(config, args.process_id) as trainer:
-        say = print if trainer.run.primary else (lambda text: None)  # several processes: the first one speaks
+        say = trainer.say
         resumed = trainer.resume(args.checkpoint)
         for damaged in trainer.run.skipped:
             say(f"Skipped {damaged.name}: it cannot be restored ({damaged.reason}); it is kept aside, see "

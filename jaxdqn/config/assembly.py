@@ -178,7 +178,8 @@ class RunParts:
         """``{path: shape}`` of the network's parameters (nothing allocated)."""
         import jax
         shapes = jax.eval_shape(self.network.init, jax.random.PRNGKey(0))
-        return {jax.tree_util.keystr(path): list(leaf.shape) for path, leaf in jax.tree_util.tree_leaves_with_path(shapes)}
+        return {jax.tree_util.keystr(path): list(leaf.shape)
+                for path, leaf in jax.tree_util.tree_leaves_with_path(shapes)}
 
     def snapshot(self) -> dict:
         """The settings a checkpoint of this run depends on (see :mod:`jaxdqn.config.fingerprint`)."""

@@ -39,7 +39,8 @@ TRAINING_KEYS: dict[str, tuple[Any, str]] = {
     # jaxdqn additions
     "seed": (None, "same seed, same machine: same rewards; absent: drawn and written to training.log"),
     "double_dqn": (ALGORITHM["double_dqn"], "Double DQN targets (the online network picks the next action)"),
-    "n_step": (ALGORITHM["n_step"], "rewards each target sums before it bootstraps (n-step returns); 1 = the reference"),
+    "n_step": (ALGORITHM["n_step"],
+               "rewards each target sums before it bootstraps (n-step returns); 1 = the reference"),
     "device": ("auto", "auto (metal, then cuda, then cpu), cpu, cuda or metal; $JAXDQN_DEVICE overrides"),
     "save_replay_buffer": (False, "also checkpoint the replay buffer, so a resumed run continues exactly"),
     "tensorboard": (False, "also write TensorBoard event files to RUN_DIR/tensorboard (needs tensorboardX)"),

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdqn.core.replay import ring_of, with_ring
 from jaxdqn.core.types import NetworkSpec, Observation, RowsObservation, Transition
 
 MIN_ROWS_WIDTH = 16
@@ -72,6 +73,12 @@ def widen_rows(data, width: int, fill: int, xp=np):
         return data
     pad = [(0, 0)] * (rows.ndim - 1) + [(0, width - rows.shape[-1])]
     return data._replace(rows=xp.pad(rows, pad, constant_values=fill))
+
+
+def widen_replay(replay, width: int, fill: int):
+    """Either replay buffer's state with its stored row lists padded to ``width`` (on the device)."""
+    ring = ring_of(replay)
+    return with_ring(replay, ring._replace(data=widen_rows(ring.data, width, fill, jnp)))
 
 
 def to_stored(obs: Observation, spec: NetworkSpec, width: int):

@@ -72,10 +72,15 @@ def replay_keys(hp: dict) -> tuple[str, ...]:
     return REPLAY_KEYS + (N_STEP_KEYS if hp.get("n_step", 1) > 1 else ())
 
 
+def _saved_with(saved_hp: dict) -> dict:
+    """A checkpoint's hyperparameters, with what checkpoints from before a key existed were made with."""
+    return {"n_step": 1, **saved_hp}  # before n_step, replay was one-step
+
+
 def replay_fits(saved_hp: dict, hp: dict) -> bool:
     """Whether a replay buffer saved with hyperparameters ``saved_hp`` has the arrays ``hp`` makes (and, for
     n-step returns, the order they read)."""
-    saved = {"n_step": 1, **saved_hp}  # checkpoints from before n_step had one-step replay
+    saved = _saved_with(saved_hp)
     return all(saved.get(k, hp[k]) == hp[k] for k in replay_keys(hp))
 
 
@@ -84,6 +89,7 @@ def replay_not_restored(saved: bool, saved_hp: dict, hp: dict) -> str:
     def toml(value):
         return str(value).lower() if isinstance(value, bool) else str(value)
 
+    saved_hp = _saved_with(saved_hp)
     changed = [f"{k} = {toml(saved_hp[k])} (now {toml(hp[k])})" for k in replay_keys(hp)
                if k in saved_hp and saved_hp[k] != hp[k]]
     if not saved:

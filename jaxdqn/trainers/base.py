@@ -102,8 +102,9 @@ class Trainer(abc.ABC):
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _say(self, text: str) -> None:
-        if self.run.primary:  # with several processes, the first one speaks for the run
+    def say(self, text: str) -> None:
+        """Print ``text`` for the run: with several processes, only the first one speaks."""
+        if self.run.primary:
             print(text)
 
     # ------------------------------------------------------------------ training
@@ -128,7 +129,7 @@ class Trainer(abc.ABC):
         """
         last = self.hp["training_episodes"]
         if self.start_episode > last:
-            self._say(f"Training already complete ({last} episodes). To train further, raise training_episodes "
+            self.say(f"Training already complete ({last} episodes). To train further, raise training_episodes "
                       f"in {self.run_dir / CONFIG_NAME} (or run: jaxdqn train {self.run_dir} --episodes N).")
             return
         existing = self.checkpoints.latest()
@@ -142,7 +143,7 @@ class Trainer(abc.ABC):
             self._train(clock, last, on_checkpoint, on_episode, stop)
         if self.stopped_at is not None:
             where = self.checkpoints.path(self.stopped_at)
-            self._say(f"Stopped after episode {self.stopped_at}. Saved {where}; run the same command to continue.")
+            self.say(f"Stopped after episode {self.stopped_at}. Saved {where}; run the same command to continue.")
 
     def _start_session(self) -> None:
         """TensorBoard if asked for, config.toml's measured values (after resume's checks passed), and

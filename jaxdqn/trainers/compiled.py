@@ -21,8 +21,7 @@ import numpy as np
 
 from jaxdqn.config import RunConfig
 from jaxdqn.config.assembly import RunParts, assemble_config
-from jaxdqn.core.replay import ring_of, with_ring
-from jaxdqn.core.rows import rows_width, widen_rows
+from jaxdqn.core.rows import rows_width, widen_replay, widen_rows
 from jaxdqn.core.runner import Clock, RunnerState, make_runner
 from jaxdqn.core.settings import Settings
 from jaxdqn.core.sharding import gather, make_distributed_runner
@@ -239,9 +238,8 @@ class CompiledTrainer(CompiledCheckpoints):
         pad = self.spec.flat_board_size
 
         def wider(state: RunnerState) -> RunnerState:
-            ring = ring_of(state.replay)
-            replay = with_ring(state.replay, ring._replace(data=widen_rows(ring.data, width, pad, jnp)))
-            return state._replace(replay=replay, obs=widen_rows(state.obs, width, pad, jnp))
+            return state._replace(replay=widen_replay(state.replay, width, pad),
+                                  obs=widen_rows(state.obs, width, pad, jnp))
 
         self.state = self._placed(wider)(self.state)
         self.width = width

@@ -118,7 +118,8 @@ class CompiledCheckpoints(Trainer):
             else:  # the host trainer's checkpoint of the retro game: its network and schedules, fresh games
                 one = ({"learner": s.learner, "key": s.key} if self.num_seeds == 1 else
                        {"learner": jax.tree.map(lambda x: x[0], s.learner), "key": s.key[0]})
-                state, meta, _ = restore_state(self.checkpoints, episode, meta, self.spec, self.parts.settings.optimizer(), one)
+                state, meta, _ = restore_state(self.checkpoints, episode, meta, self.spec,
+                                               self.parts.settings.optimizer(), one)
                 stacked = state["learner"] if self.num_seeds == 1 else jax.tree.map(
                     lambda x: jnp.broadcast_to(x, (self.num_seeds,) + x.shape), state["learner"])
                 self.state = s._replace(learner=stacked, epsilon=jnp.full_like(s.epsilon, meta["epsilon"]),

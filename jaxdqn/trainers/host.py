@@ -93,8 +93,9 @@ class DQNTrainer(HostCheckpoints):
         self.env = self.games.envs[0]
         self._factory = game_factory  # config.toml is written when a session starts, after resume's checks
         self.pipeline = UpdatePipeline(self.parts, self.device, self.seed, occupied)
-        self.schedules = Schedules(self.parts.settings)
-        self.actors = HostActors(self.games, self.pipeline, self.schedules, self.randomness.explore, self.parts.settings)
+        settings = self.parts.settings
+        self.schedules = Schedules(settings)
+        self.actors = HostActors(self.games, self.pipeline, self.schedules, self.randomness.explore, settings)
         self.total_training_seconds = 0.0
         self.next_episode = 1
         self.last_episode: EpisodeResult | None = None

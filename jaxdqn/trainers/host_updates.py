@@ -19,8 +19,7 @@ import numpy as np
 
 from jaxdqn.core import learner
 from jaxdqn.core.acting import make_greedy
-from jaxdqn.core.replay import ring_of, with_ring
-from jaxdqn.core.rows import BoardOutgrewRows, as_rows, rows_dtype, rows_width, widen_rows
+from jaxdqn.core.rows import BoardOutgrewRows, as_rows, rows_dtype, rows_width, widen_replay, widen_rows
 from jaxdqn.core.types import Observation, RowsObservation, Transition, example_transition
 
 
@@ -120,8 +119,7 @@ class UpdatePipeline:
     def widen(self, width: int) -> None:
         """Longer row lists in replay and the chunk; the jitted calls compile once for the new shape."""
         fill = self.spec.flat_board_size
-        ring = ring_of(self.replay)
-        self.replay = with_ring(self.replay, ring._replace(data=widen_rows(ring.data, width, fill, jnp)))
+        self.replay = widen_replay(self.replay, width, fill)
         self.chunk.data = widen_rows(self.chunk.data, width, fill)
         self.rows_width = width
 

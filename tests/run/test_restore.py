@@ -58,3 +58,14 @@ def test_the_commands_work_on_an_old_run(old_run, capsys):
     for args in (["info", old_run], ["eval", old_run, "-k", "2"], ["play", old_run, "--headless"]):
         code = main([str(a) for a in args])
         assert code == 0, capsys.readouterr().err
+
+
+def test_a_replay_from_before_n_step_counts_as_one_step_in_the_check_and_the_note():
+    from jaxdqn.config.schema import TRAINING_DEFAULTS
+    from jaxdqn.run.restore import replay_fits, replay_not_restored
+    before = {k: v for k, v in TRAINING_DEFAULTS.items() if k != "n_step"}  # what older checkpoints recorded
+    assert replay_fits(before, dict(TRAINING_DEFAULTS))
+    three = dict(TRAINING_DEFAULTS, n_step=3)
+    assert not replay_fits(before, three)
+    assert replay_not_restored(True, before, three) == ("[RESUME] this checkpoint holds a replay buffer made with "
+                                                        "n_step = 1 (now 3); starting with an empty one")
