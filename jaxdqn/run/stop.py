@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from typing import Callable
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -91,9 +92,16 @@ class StopRequests:
         """``fn()`` on a helper thread while this one waits: Python runs signal handlers on the main thread
         only, between its own instructions, so a long native call (compiling, a compiled chunk, a stuck
         runtime) would otherwise hold every stop request back until it returns."""
+        done: Future = Future()
+        return self.run(lambda: settle(done, fn), done)
+
+    def run(self, work: Callable[[], None], done: Future):
+        """``work()``, which settles ``done``, as ``call`` runs ``fn``: on a helper thread when stop requests
+        would otherwise wait (see run_beside); ``done``'s value or exception."""
         if threading.current_thread() is not threading.main_thread() or not self._previous:
-            return fn()
-        return call_beside(fn)
+            work()
+            return done.result(timeout=0)
+        return run_beside(work, done)
 
     def _handle(self, signum, frame) -> None:
         for _ in range(max(1, self._arrived())):
@@ -142,14 +150,23 @@ def call_beside(fn: Callable, timeout: float | None = None, on_late: Callable[[]
     """``fn()`` on a helper thread while this thread waits in Python, where signal handlers run; its value
     or its exception. After ``timeout`` seconds, ``on_late()``, which must end the process (a native call
     cannot be cancelled)."""
-    box: dict = {}
+    done: Future = Future()
+    return run_beside(lambda: settle(done, fn), done, timeout, on_late)
 
-    def work():
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - raised again on the waiting thread
-            box["error"] = exc
 
+def settle(done: Future, fn: Callable) -> None:
+    """``fn()``'s value or exception into ``done``."""
+    try:
+        done.set_result(fn())
+    except BaseException as exc:  # noqa: BLE001 - raised again on the waiting thread
+        done.set_exception(exc)
+
+
+def run_beside(work: Callable[[], None], done: Future, timeout: float | None = None,
+               on_late: Callable[[], None] | None = None):
+    """Start ``work`` on a helper thread and wait, in Python, until it settles ``done``; ``done``'s value or
+    exception. ``work`` runs as the thread's own target, so a caller that settles ``done`` itself keeps
+    its code path free of this module."""
     worker = threading.Thread(target=work, name="jaxdqn-call", daemon=True)
     worker.start()
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -157,9 +174,7 @@ def call_beside(fn: Callable, timeout: float | None = None, on_late: Callable[[]
         worker.join(0.05)
         if deadline is not None and worker.is_alive() and time.monotonic() > deadline:
             on_late()
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
+    return done.result(timeout=0)
 
 
 def _say(text: str) -> None:

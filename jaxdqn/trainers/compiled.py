@@ -14,6 +14,7 @@ same trainer, and only process 0 writes the log, metrics.csv and checkpoint name
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import Future
 
 import jax
 import jax.numpy as jnp
@@ -216,11 +217,15 @@ class CompiledTrainer(CompiledCheckpoints):
         """``fn()``, with stop requests still heard while it runs (see StopRequests.call)."""
         if stop is None:
             return fn()
+        done: Future = Future()
 
-        def on_this_device():
+        def on_this_device():  # the helper thread's own target: the chunk's code path stays in this module
             with jax.default_device(self.device):  # JAX's default device is per thread
-                return fn()
-        return stop.call(on_this_device)
+                try:
+                    done.set_result(fn())
+                except BaseException as exc:  # noqa: BLE001 - raised again on the waiting thread
+                    done.set_exception(exc)
+        return stop.run(on_this_device, done)
 
     def _run_chunk(self, target: int, iterations: int):
         """One chunk (the number of iterations it ran); when a board outgrows the row lists, they widen and
