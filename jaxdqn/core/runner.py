@@ -35,7 +35,7 @@ from jaxdqn.core.rows import to_stored
 from jaxdqn.core.schedules import decayed_epsilon, decayed_learning_rate, target_copy_due
 from jaxdqn.core.settings import Settings
 from jaxdqn.core.types import Transition, example_transition
-from jaxdqn.jaxgames.protocol import JaxGame, step_and_reset
+from jaxdqn.jaxgames.protocol import JaxGame, step_and_reset_games
 
 
 class EpisodeRecords(NamedTuple):
@@ -159,8 +159,7 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         act_key, env_key = jax.random.split(key)
         actions = epsilon_greedy(act_key, network.apply(params, a["obs"]), a["epsilon"])
         cut = a["ep_length"] + 1 >= s.max_turns_per_episode
-        out = jax.vmap(step_and_reset, in_axes=(None, 0, 0, 0, 0))(game, a["games"], actions,
-                                                                     jax.random.split(env_key, n), cut)
+        out = step_and_reset_games(game, a["games"], actions, jax.random.split(env_key, n), cut)
         ended = out.done | cut
         final, overflow = to_stored(out.final_obs, spec, s.rows_width)
         fresh, fresh_overflow = jax.lax.cond(jnp.any(ended), lambda: to_stored(out.obs, spec, s.rows_width),

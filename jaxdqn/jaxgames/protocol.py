@@ -14,7 +14,10 @@ A JAX game is a :class:`JaxGame`:
   in the same call and hands back both observations. Under ``vmap`` that fresh game is made
   on every step for every game (a select keeps it only where a game ended), so a game may
   offer ``restart(state, key)``: a reset that reuses the old state's arrays where a new game
-  does not care what they hold, which saves writing them.
+  does not care what they hold, which saves writing them. A game whose ``reset`` is costly (a
+  shuffled board) sets ``reset_pool``: :func:`step_and_reset_games` then makes fresh games only
+  for the games that ended, that share of the batch at a time, with the same keys and so the
+  same results.
 
 A module that defines ``JAX_GAME = JaxGame(...)`` can be named in a run's ``[game] module``
 and is then trained by the compiled loop.
@@ -22,6 +25,7 @@ and is then trained by the compiled loop.
 from __future__ import annotations
 
 import importlib
+import math
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -38,6 +42,7 @@ class JaxGame(NamedTuple):
     preprocessing: dict  # what obs holds, as [preprocessing]: observe_state and their sizes
     retro_module: str  # the retro game this one ports, for play and evaluation in the terminal
     restart: Callable | None = None  # (state, key) -> (state, obs): reset, free to reuse the old state's buffers
+    reset_pool: float | None = None  # when reset is costly: fresh games made ceil(N * reset_pool) at a time
 
 
 class Stepped(NamedTuple):
@@ -60,6 +65,35 @@ def step_and_reset(game: JaxGame, state, action, key, cut=False) -> Stepped:
     state = jax.tree.map(lambda fresh, old: jnp.where(ended, fresh, old), fresh_state, state)
     obs = jax.tree.map(lambda fresh, old: jnp.where(ended, fresh, old), fresh_obs, final_obs)
     return Stepped(state, obs, reward, done, final_obs)
+
+
+def step_and_reset_games(game: JaxGame, states, actions, keys, cut=False) -> Stepped:
+    """:func:`step_and_reset` for a batch of games (a leading axis on every argument; ``cut`` may be one
+    bool for all). Equal to ``jax.vmap(step_and_reset)``; for a game with ``reset_pool`` the fresh games
+    are made only for the games that ended, ``ceil(N * reset_pool)`` at a time."""
+    n = actions.shape[0]
+    pool = n if game.reset_pool is None else max(1, math.ceil(n * game.reset_pool))
+    if pool >= n:
+        return jax.vmap(step_and_reset, in_axes=(None, 0, 0, 0, 0 if jnp.ndim(cut) else None))(
+            game, states, actions, keys, cut)
+    step_keys, reset_keys = jnp.moveaxis(jax.vmap(jax.random.split)(keys), 1, 0)
+    stepped, final_obs, reward, done = jax.vmap(game.step)(states, actions, step_keys)
+    ended = done | cut
+    rank = jnp.cumsum(ended) - 1  # among the games that ended
+
+    def next_pool(carry):
+        """Fresh games for the ended games ranked ``[start, start + pool)``."""
+        start, states, obs = carry
+        index = jnp.nonzero(ended & (rank >= start) & (rank < start + pool), size=pool, fill_value=n)[0]
+        take = jnp.minimum(index, n - 1)
+        old = jax.tree.map(lambda x: x[take], states)
+        made = (jax.vmap(game.restart)(old, reset_keys[take]) if game.restart
+                else jax.vmap(game.reset)(reset_keys[take]))
+        states, obs = jax.tree.map(lambda current, new: current.at[index].set(new, mode="drop"), (states, obs), made)
+        return start + pool, states, obs
+    _, new_states, obs = jax.lax.while_loop(lambda carry: carry[0] < ended.sum(), next_pool,
+                                            (jnp.int32(0), stepped, final_obs))
+    return Stepped(new_states, obs, reward, done, final_obs)
 
 
 def contract_problems(game: JaxGame) -> list[str]:

@@ -1,9 +1,11 @@
-"""Snake in JAX: game steps/s with observations, for 1, 64 and 1,024 games, beside the retro game.
+"""The games in JAX (snake, nav, beast): game steps/s with observations, for 1, 64 and 1,024 games, each
+beside its retro game.
 
-    python benchmarks/jax_snake.py [--games 1 64 1024] [--steps N] [--rounds R] [--json FILE]
+    python benchmarks/jax_games.py [--game snake nav beast] [--games 1 64 1024] [--steps N] [--rounds R]
+        [--json FILE]
 
 Each measurement is one jitted ``lax.scan`` of turns over ``jax.vmap``-ed games with random
-actions, finished games restarting inside the step (``step_and_reset``). Every turn's
+actions, finished games restarting inside the step (``step_and_reset_games``). Every turn's
 observation is produced (the board is kept drawn in the game's state); "read" adds a reader
 that sums every observation's cells, as a consumer that reads whole boards would. The retro
 game is measured with jaxdqn's encoder (``GameEnv.step``) in the same run; medians over
@@ -28,24 +30,40 @@ sys.path.insert(0, str(Path(__file__).parent))
 import encoding  # noqa: E402
 from common import print_table, versions  # noqa: E402
 
-from jaxdqn.jaxgames import snake  # noqa: E402
-from jaxdqn.jaxgames.protocol import step_and_reset  # noqa: E402
+from jaxdqn.games.env import GameEnv  # noqa: E402
+from jaxdqn.games.metadata import GameMetadata  # noqa: E402
+from jaxdqn.games.preprocessing import build_encoder  # noqa: E402
+from jaxdqn.jaxgames import beast, nav, snake  # noqa: E402
+from jaxdqn.jaxgames.protocol import step_and_reset_games  # noqa: E402
+
+GAMES = {"snake": snake, "nav": nav, "beast": beast}
 
 
-def make_run(games: int, steps: int, read: bool):
+def retro_env(module):
+    """The retro game the JAX one ports, with jaxdqn's encoder set up as the JAX game's observation."""
+    import importlib
+    jax_game = module.JAX_GAME
+    factory = importlib.import_module(jax_game.retro_module).create_game
+    meta = jax_game.metadata
+    metadata = GameMetadata(meta["actions"], meta["reward"], character_set=meta["character_set"])
+    encoder, _ = build_encoder(factory, metadata, dict(jax_game.preprocessing))
+    return GameEnv(factory, metadata.actions, metadata.reward, encoder)
+
+
+def make_run(module, games: int, steps: int, read: bool):
     """A jitted function playing ``games`` games for ``steps`` turns; with ``read``, it also sums every
     observation's cells (else only the extras, which the state holds anyway)."""
 
     def play(key):
         keys = jax.random.split(key, games)
-        states, _ = jax.vmap(snake.reset)(keys)
+        states, _ = jax.vmap(module.reset)(keys)
+        actions_count = len(module.ACTIONS) + 1
 
         def turn(carry, key):
             states, checksum = carry
             action_key, step_key = jax.random.split(key)
-            actions = jax.random.randint(action_key, (games,), 0, 5)
-            out = jax.vmap(step_and_reset, in_axes=(None, 0, 0, 0))(snake.JAX_GAME, states, actions,
-                                                                       jax.random.split(step_key, games))
+            actions = jax.random.randint(action_key, (games,), 0, actions_count)
+            out = step_and_reset_games(module.JAX_GAME, states, actions, jax.random.split(step_key, games))
             checksum = checksum + out.obs.extras.sum().astype(jnp.int32) + out.reward.sum().astype(jnp.int32)
             if read:
                 checksum = checksum + out.obs.board.sum(dtype=jnp.int32)
@@ -57,14 +75,14 @@ def make_run(games: int, steps: int, read: bool):
     return jax.jit(play)
 
 
-def state_bytes(games: int) -> int:
-    state, obs = snake.reset(jax.random.PRNGKey(0))
+def state_bytes(module, games: int) -> int:
+    state, obs = module.reset(jax.random.PRNGKey(0))
     per_game = sum(x.nbytes for x in jax.tree.leaves(state)) * 2 + sum(x.nbytes for x in jax.tree.leaves(obs))
     return per_game * games
 
 
-def measure(games: int, steps: int, rounds: int, read: bool) -> dict:
-    run = make_run(games, steps, read)
+def measure(module, games: int, steps: int, rounds: int, read: bool) -> dict:
+    run = make_run(module, games, steps, read)
     run(jax.random.PRNGKey(0)).block_until_ready()  # compile
     rates = []
     for r in range(rounds):
@@ -72,7 +90,8 @@ def measure(games: int, steps: int, rounds: int, read: bool) -> dict:
         run(jax.random.PRNGKey(r + 1)).block_until_ready()
         rates.append(games * steps / (time.perf_counter() - t0))
     rate = statistics.median(rates)
-    return {"games": games, "read": read, "steps_per_s": rate, "bytes_per_s": rate / games * state_bytes(games)}
+    return {"game": module.JAX_GAME.name, "games": games, "read": read, "steps_per_s": rate,
+            "bytes_per_s": rate / games * state_bytes(module, games)}
 
 
 def bandwidth() -> dict:
@@ -102,23 +121,28 @@ def _timed(fn) -> float:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--game", nargs="*", choices=sorted(GAMES), default=list(GAMES))
     parser.add_argument("--games", type=int, nargs="*", default=[1, 64, 1024])
     parser.add_argument("--steps", type=int, default=2000, help="turns per measurement [2000]")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--no-read", action="store_true", help="skip the rows that read every board")
     parser.add_argument("--json", help="write the results here too")
     args = parser.parse_args(argv)
-    results = {"versions": versions(), "jax": []}
-    _, env = encoding.snake_env()
-    retro = statistics.median(encoding.env_steps_per_s(env, 20_000, r) for r in range(args.rounds))
-    results["retro_with_encoding_steps_per_s"] = retro
-    for games in args.games:
-        for read in (False, True):
-            results["jax"].append(measure(games, max(args.steps // max(1, games // 64), 200), args.rounds, read))
-    rows = [("retro snake + jaxdqn encoding (host, 1 game)", f"{retro:,.0f}", "1.0x", "")]
-    for r in results["jax"]:
-        rows.append((f"JAX snake, {r['games']:,} games vmapped" + (", boards read" if r["read"] else ""),
-                     f"{r['steps_per_s']:,.0f}", f"{r['steps_per_s'] / retro:.1f}x",
-                     f"{r['bytes_per_s'] / 1e9:.2f} GB/s"))
+    results = {"versions": versions(), "jax": [], "retro_with_encoding_steps_per_s": {}}
+    rows = []
+    for name in args.game:
+        module = GAMES[name]
+        env = retro_env(module)
+        retro = statistics.median(encoding.env_steps_per_s(env, 5_000, r) for r in range(args.rounds))
+        results["retro_with_encoding_steps_per_s"][name] = retro
+        rows.append((f"retro {name} + jaxdqn encoding (host, 1 game)", f"{retro:,.0f}", "1.0x", ""))
+        for games in args.games:
+            for read in (False,) if args.no_read else (False, True):
+                r = measure(module, games, max(args.steps // max(1, games // 64), 200), args.rounds, read)
+                results["jax"].append(r)
+                rows.append((f"JAX {name}, {games:,} games vmapped" + (", boards read" if read else ""),
+                             f"{r['steps_per_s']:,.0f}", f"{r['steps_per_s'] / retro:.1f}x",
+                             f"{r['bytes_per_s'] / 1e9:.2f} GB/s"))
     results["bandwidth"] = bw = bandwidth()
     v = results["versions"]
     print(f"\n{v['machine']}, {v['device']}, jax {v['jax']}")

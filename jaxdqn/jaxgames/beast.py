@@ -1,0 +1,230 @@
+"""``retro.examples.beast`` (retro-games 2.5.0) in JAX, equal to it step for step.
+
+The board is 40 x 20: the player (``*``), 10 beasts (``H``) and 240 blocks (``█``) on cells
+drawn at random. The arrow keys move the player one cell; walking into a block pushes it, and
+the whole line of blocks behind it, one cell on, when the cell past the line is free (a beast
+there is crushed when the cell past it is taken or off the board: +1, and the push succeeds).
+Walking into a beast ends the game with -10. Then each beast in turn: one next to the player
+(diagonals count) steps onto it and ends the game with -10 (each such beast costs 10); the
+others move with probability 0.03 to a free neighbouring cell, a random one with probability
+0.2, else the one nearest the player (Manhattan; ties to the smallest x, then y). Crushing
+all ten wins the game.
+
+Ported faithfully, including what follows from retro-games' position cache (filled at the
+end of each turn, refreshed only after an agent's ``play_turn``):
+
+- the player's move and pushes see the board as it stood at the start of the turn;
+- so does the first beast that plays: it may step onto the cell a block was just pushed
+  to, and a beast standing on a block is drawn, pushed against and crushed as a beast (the
+  block under it stays; a block pushed onto it later makes two blocks on one cell);
+- when the last beast is crushed no beast plays, the cache is not refreshed, and the last
+  observation shows the board as it stood at the start of that turn.
+
+State is a fixed-shape pytree: the board as drawn, block counts per cell, the beasts'
+positions with a live flag each, and the player's position. The ten beasts move one after
+another (each sees the others' moves), as ten unrolled steps that compare positions instead of
+writing a board; the board is drawn once, at the end of the turn. A new board
+is costly to shuffle, so few are made per step (``reset_pool``).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxdqn.core.types import Observation
+from jaxdqn.jaxgames.protocol import JaxGame
+
+WIDTH, HEIGHT = 40, 20
+CELLS = WIDTH * HEIGHT
+BEASTS = 10
+BLOCKS = round(CELLS * 0.3)
+ACTIONS = ["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"]  # then the no-op, index 4
+CHARACTER_SET = ["*", "H", "█"]
+PLAYER, BEAST, BLOCK = (CHARACTER_SET.index(c) + 1 for c in CHARACTER_SET)
+OFF = 255  # a code for "off the board" along a pushed line
+MOVE_PROBABILITY, RANDOM_MOVE_PROBABILITY = 0.03, 0.2
+DX = jnp.array([1, 0, -1, 0], jnp.int32)
+DY = jnp.array([0, -1, 0, 1], jnp.int32)
+# a beast's neighbours in the game's order, which is also (x, y) order: the nearest first one is its choice
+NX = jnp.array([-1, -1, -1, 0, 0, 1, 1, 1], jnp.int32)
+NY = jnp.array([-1, 0, 1, -1, 1, -1, 0, 1], jnp.int32)
+RAY = jnp.arange(1, WIDTH + 1, dtype=jnp.int32)  # a pushed line's cells, 1..WIDTH away from the player
+
+
+class BeastState(NamedTuple):
+    board: jax.Array  # uint8 [CELLS]: the board as drawn at the end of the last turn (y * WIDTH + x)
+    blocks: jax.Array  # uint8 [CELLS]: blocks on each cell
+    beast_x: jax.Array  # int32 [BEASTS]
+    beast_y: jax.Array  # int32 [BEASTS]
+    alive: jax.Array  # bool [BEASTS]
+    player_x: jax.Array  # int32
+    player_y: jax.Array  # int32
+
+
+class Draws(NamedTuple):
+    """A turn's random numbers in [0, 1), one of each per beast: whether it moves, whether at random, and
+    which of its free neighbours then."""
+
+    move: jax.Array  # float32 [BEASTS]
+    random: jax.Array  # float32 [BEASTS]
+    choice: jax.Array  # float32 [BEASTS]
+
+
+def observe(state: BeastState) -> Observation:
+    return Observation(state.board.reshape(HEIGHT, WIDTH), jnp.zeros((0,), jnp.float32))
+
+
+def _draw(blocks, beast_x, beast_y, alive, player_x, player_y) -> jax.Array:
+    """The board as drawn: the player over beasts over blocks (retro draws a cell's first agent)."""
+    board = jnp.where(blocks > 0, jnp.uint8(BLOCK), jnp.uint8(0))
+    board = board.at[jnp.where(alive, beast_y * WIDTH + beast_x, CELLS)].set(BEAST, mode="drop")
+    return board.at[player_y * WIDTH + player_x].set(PLAYER)
+
+
+def new_game(blocks, cells) -> BeastState:
+    """A game from its blocks (``blocks``: per cell, y * WIDTH + x) and the player's and the beasts' cells
+    (``cells``: the player's first, then the beasts' in list order)."""
+    x, y = cells % WIDTH, cells // WIDTH
+    blocks = blocks.astype(jnp.uint8)
+    beast_x, beast_y = x[1:], y[1:]
+    alive = jnp.ones((BEASTS,), bool)
+    board = _draw(blocks, beast_x, beast_y, alive, x[0], y[0])
+    return BeastState(board, blocks, beast_x, beast_y, alive, x[0], y[0])
+
+
+def _largest(keys, k: int):
+    """A mask of the ``k`` largest of ``keys`` (ties to the larger index): the k-th largest found bit by bit
+    (a sort is far slower on CPU), then the tied ones by their index the same way."""
+    index = jnp.arange(keys.shape[0])
+    threshold = jnp.uint32(0)
+    for bit in range(31, -1, -1):
+        candidate = threshold | jnp.uint32(1 << bit)
+        threshold = jnp.where((keys >= candidate).sum() >= k, candidate, threshold)
+    above, tied = keys > threshold, keys == threshold
+    need = k - above.sum()
+    lowest = jnp.int32(0)
+    for bit in range(int(keys.shape[0] - 1).bit_length() - 1, -1, -1):
+        candidate = lowest | (1 << bit)
+        lowest = jnp.where((tied & (index >= candidate)).sum() >= need, candidate, lowest)
+    return above | (tied & (index >= lowest))
+
+
+def layout(key) -> tuple[jax.Array, jax.Array]:
+    """The board ``Board`` shuffles: each cell gets a random number, the 240 largest hold blocks and the
+    smallest the player, the next ten the beasts (a uniformly shuffled board, as the retro game's)."""
+    keys = jax.random.bits(key, (CELLS,), jnp.uint32)
+    blocks = _largest(keys, BLOCKS)
+    rest = jnp.where(blocks, jnp.uint32(0xFFFFFFFF), keys)
+    cells = []
+    for _ in range(BEASTS + 1):
+        cell = jnp.argmin(rest).astype(jnp.int32)
+        cells.append(cell)
+        rest = rest.at[cell].set(0xFFFFFFFF)
+    return blocks, jnp.stack(cells)
+
+
+def reset(key) -> tuple[BeastState, Observation]:
+    """A new game on a uniformly shuffled board."""
+    state = new_game(*layout(key))
+    return state, observe(state)
+
+
+def _inside(x, y):
+    return (x >= 0) & (x < WIDTH) & (y >= 0) & (y < HEIGHT)
+
+
+def _at(board, x, y, outside=0):
+    """``board``'s codes at cells (x, y), ``outside`` where off the board."""
+    return jnp.where(_inside(x, y), board[jnp.clip(y, 0, HEIGHT - 1) * WIDTH + jnp.clip(x, 0, WIDTH - 1)],
+                     jnp.uint8(outside))
+
+
+def _player_turn(state: BeastState, action):
+    """The player's move against the board at the start of the turn: (state after it, its board not yet
+    redrawn; the beast crushed as a one-hot mask; whether the player walked into a beast)."""
+    old = state.board
+    moves = action < 4
+    direction = jnp.minimum(action, 3)
+    dx, dy = DX[direction], DY[direction]
+    px, py = state.player_x, state.player_y
+    # the line ahead: the first cell that holds no block ends it
+    line = _at(old, px + dx * RAY, py + dy * RAY, OFF)
+    end = jnp.argmax(line != BLOCK)  # index into RAY: the line's blocks are RAY[:end]
+    end_x, end_y = px + dx * (end + 1), py + dy * (end + 1)
+    end_code = line[end]
+    beyond = _at(old, end_x + dx, end_y + dy, OFF)
+    crush = (end > 0) & (end_code == BEAST) & (beyond != 0)
+    walks = moves & (end == 0) & (end_code == 0)
+    pushes = moves & (end > 0) & ((end_code == 0) | crush)
+    walked_into_beast = moves & (end == 0) & (end_code == BEAST)
+    crushed = (pushes & crush) & state.alive & (state.beast_x == end_x) & (state.beast_y == end_y)
+    first, last = (py + dy) * WIDTH + (px + dx), end_y * WIDTH + end_x
+    blocks = state.blocks.at[jnp.where(pushes, first, CELLS)].add(jnp.uint8(255), mode="drop")  # -1 mod 256
+    blocks = blocks.at[jnp.where(pushes, last, CELLS)].add(jnp.uint8(1), mode="drop")
+    moved = walks | pushes
+    nx, ny = jnp.where(moved, px + dx, px), jnp.where(moved, py + dy, py)
+    state = state._replace(blocks=blocks, alive=state.alive & ~crushed, player_x=nx, player_y=ny)
+    return state, crushed, walked_into_beast
+
+
+def _beast_turn(state: BeastState, taken, start_board, i: int, stale, draws: Draws):
+    """Beast ``i``'s turn (when alive): the state after it and whether it caught the player. ``taken``
+    (bool [CELLS]) marks the cells held by blocks or the player, which stay put while the beasts play;
+    the beasts' own cells come from their positions. ``stale``: it is the first beast to play this turn,
+    so it sees free cells on the board of the turn's start."""
+    bx, by, px, py = state.beast_x[i], state.beast_y[i], state.player_x, state.player_y
+    alive = state.alive[i]
+    catches = alive & (jnp.abs(bx - px) <= 1) & (jnp.abs(by - py) <= 1) & ((bx != px) | (by != py))
+    nx, ny = bx + NX, by + NY
+    inside = _inside(nx, ny)
+    cells = jnp.clip(ny, 0, HEIGHT - 1) * WIDTH + jnp.clip(nx, 0, WIDTH - 1)
+    beasts_there = ((nx[:, None] == state.beast_x) & (ny[:, None] == state.beast_y) & state.alive).any(1)
+    free = inside & jnp.where(stale, start_board[cells] == 0, ~taken[cells] & ~beasts_there)
+    count = free.sum()
+    nearest = jnp.argmin(jnp.where(free, jnp.abs(nx - px) + jnp.abs(ny - py), 1 << 20))
+    k = jnp.minimum((draws.choice[i] * count).astype(jnp.int32), jnp.maximum(count - 1, 0))
+    kth_free = jnp.argmax(free & (jnp.cumsum(free) == k + 1))
+    pick = jnp.where(draws.random[i] < RANDOM_MOVE_PROBABILITY, kth_free, nearest)
+    moves = alive & ~catches & (draws.move[i] < MOVE_PROBABILITY) & (count > 0)
+    to_x = jnp.where(catches, px, jnp.where(moves, nx[pick], bx))
+    to_y = jnp.where(catches, py, jnp.where(moves, ny[pick], by))
+    return state._replace(beast_x=state.beast_x.at[i].set(to_x), beast_y=state.beast_y.at[i].set(to_y)), catches
+
+
+def advance(state: BeastState, action, draws: Draws) -> tuple[BeastState, Observation, jax.Array, jax.Array]:
+    """One turn, given the beasts' random numbers."""
+    start_board = state.board
+    state, crushed, walked_into_beast = _player_turn(state, action)
+    taken = (state.blocks > 0).at[state.player_y * WIDTH + state.player_x].set(True)
+    caught = jnp.int32(0)
+    played_before = jnp.bool_(False)
+    for i in range(BEASTS):
+        state, catches = _beast_turn(state, taken, start_board, i, ~played_before, draws)
+        caught = caught + catches
+        played_before = played_before | state.alive[i]
+    won = ~state.alive.any()
+    board = _draw(state.blocks, state.beast_x, state.beast_y, state.alive, state.player_x, state.player_y)
+    state = state._replace(board=jnp.where(won, start_board, board))  # no beast played: no refresh
+    deaths = walked_into_beast.astype(jnp.int32) + caught
+    reward = (crushed.sum() - 10 * deaths).astype(jnp.float32)
+    return state, observe(state), reward, won | (deaths > 0)
+
+
+def step(state: BeastState, action, key) -> tuple[BeastState, Observation, jax.Array, jax.Array]:
+    """One turn of the game with the beasts' draws taken from ``key``."""
+    move, random, choice = jax.random.uniform(key, (3, BEASTS))
+    return advance(state, action, Draws(move, random, choice))
+
+
+JAX_GAME = JaxGame(
+    name="beast",
+    reset=reset,
+    step=step,
+    metadata={"actions": ACTIONS, "reward": "score", "character_set": CHARACTER_SET,
+              "board_size": [WIDTH, HEIGHT]},
+    preprocessing={},
+    retro_module="retro.examples.beast",
+    reset_pool=1 / 32,
+)

@@ -1,0 +1,195 @@
+"""JAX beast against retro's beast, step by step, and its own randomness."""
+import random
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from retro.examples import beast as retro_beast
+from retro.examples.beast.agents import beast as retro_beast_agent
+
+from jaxdqn.games.encoding import ObservationEncoder
+from jaxdqn.games.env import GameEnv
+from jaxdqn.jaxgames import beast as B
+from jaxdqn.jaxgames.protocol import contract_problems, step_and_reset_games
+
+ENCODER = ObservationEncoder(board_size=(40, 20), character_set=B.CHARACTER_SET)
+advance = jax.jit(B.advance)
+Beast = retro_beast_agent.Beast
+
+
+class SharedDraws:
+    """The beasts' random numbers for one turn, given to the retro beasts by their place in the list at the
+    start of the game, as the JAX game takes them by slot."""
+
+    def __init__(self, monkeypatch, rng):
+        self.rng, self.slot, self.current = rng, {}, None
+        self.draws = None
+        monkeypatch.setattr(Beast, "should_move", lambda beast: self._value(beast, 0) < B.MOVE_PROBABILITY)
+        monkeypatch.setattr(Beast, "should_move_randomly",
+                            lambda beast: self._value(beast, 1) < B.RANDOM_MOVE_PROBABILITY)
+        monkeypatch.setattr(retro_beast_agent, "choice", self._choice)
+
+    def start(self, game):
+        self.slot = {id(a): i for i, a in enumerate(a for a in game.agents if isinstance(a, Beast))}
+
+    def next_turn(self, move_rate):
+        values = np.asarray(self.rng.random((3, B.BEASTS)), np.float32)
+        values[0] *= 0.03 / move_rate  # beasts move more often than the game's 3% where a test wants it
+        self.draws = B.Draws(*values)
+        return self.draws
+
+    def _value(self, beast, which):
+        self.current = self.slot[id(beast)]
+        return float(self.draws[which][self.current])
+
+    def _choice(self, options):
+        return options[min(int(float(self.draws.choice[self.current]) * len(options)), len(options) - 1)]
+
+
+def from_retro(game):
+    """The JAX game laid out as the retro game is."""
+    blocks = np.zeros(B.CELLS, np.uint8)
+    for a in game.agents:
+        if a.character == "█":
+            blocks[a.position[1] * B.WIDTH + a.position[0]] += 1
+    first = [game.get_agent_by_name("player")] + [a for a in game.agents if isinstance(a, Beast)]
+    cells = [y * B.WIDTH + x for x, y in (a.position for a in first)]
+    state = B.new_game(jnp.asarray(blocks), jnp.array(cells + [0] * (B.BEASTS + 1 - len(cells))))
+    alive = jnp.arange(B.BEASTS) < len(cells) - 1  # a game laid out by hand may have fewer beasts
+    board = B._draw(state.blocks, state.beast_x, state.beast_y, alive, state.player_x, state.player_y)
+    return state._replace(alive=alive, board=board)
+
+
+def chase(game, rng, mode):
+    """At random, or toward the nearest beast (pushing whatever lies between), or along one edge."""
+    (px, py) = game.get_agent_by_name("player").position
+    if mode < 0.3 or rng.random() < 0.2:
+        return rng.randrange(5)
+    beasts = [a.position for a in game.agents if isinstance(a, Beast)]
+    if mode < 0.4 or not beasts:
+        return 2 if py % 2 else 0
+    bx, by = min(beasts, key=lambda b: abs(b[0] - px) + abs(b[1] - py))
+    if abs(bx - px) >= abs(by - py):
+        return 0 if bx > px else 2
+    return 3 if by > py else 1
+
+
+@pytest.mark.slow
+def test_jax_beast_equals_retro_beast_for_20000_steps(monkeypatch):
+    random.seed(0)  # the board's shuffle draws from the global generator
+    shared = SharedDraws(monkeypatch, np.random.default_rng(0))
+    env = GameEnv(retro_beast.create_game, B.ACTIONS, "score", ENCODER)
+    rng = random.Random(1)
+    steps = pushes = crushed = beast_moves = games = 0
+    endings = {"walked into a beast": 0, "caught": 0, "caught by several": 0}
+    while steps < 20_000:
+        retro_obs = env.reset()
+        shared.start(env.game)
+        state = from_retro(env.game)
+        games += 1
+        np.testing.assert_array_equal(B.observe(state).board, retro_obs.board, err_msg=f"start of game {games}")
+        mode, move_rate = rng.random(), rng.choice([0.03, 0.3])
+        for turn in range(1, 3000):
+            action = chase(env.game, rng, mode)
+            draws = shared.next_turn(move_rate)
+            px, py = env.game.get_agent_by_name("player").position
+            before = [(a.position, id(a)) for a in env.game.agents if isinstance(a, Beast)]
+            target = (px + [1, 0, -1, 0, 0][action], py + [0, -1, 0, 1, 0][action])
+            into_beast = action < 4 and target in [p for p, _ in before]
+            blocks_before = sorted(a.position for a in env.game.agents if a.character == "█")
+            retro_obs, retro_reward, retro_done = env.step(action)
+            state, obs, reward, done = advance(state, action, draws)
+            steps += 1
+            mismatch = np.argwhere(np.asarray(obs.board) != retro_obs.board)
+            assert mismatch.size == 0, f"step {steps} (game {games}, turn {turn}): cells (y, x) differ: " \
+                                       f"{mismatch.tolist()}"
+            assert (float(reward), bool(done)) == (retro_reward, retro_done), f"step {steps} (turn {turn})"
+            after = {id(a): a.position for a in env.game.agents if isinstance(a, Beast)}
+            pushes += blocks_before != sorted(a.position for a in env.game.agents if a.character == "█")
+            crushed += len(before) - len(after)
+            beast_moves += sum(k in after and after[k] != p for p, k in before)
+            if retro_done:
+                if into_beast:
+                    endings["walked into a beast"] += 1
+                else:
+                    endings["caught by several" if retro_reward <= -20 else "caught"] += 1
+                break
+    print(f"\nparity: {steps} steps, {games} games, {pushes} pushes, {crushed} beasts crushed, "
+          f"{beast_moves} beast moves, endings {endings}")
+    assert pushes > 500 and crushed > 50 and beast_moves > 1000 and min(endings.values()) >= 3
+
+
+@pytest.mark.slow
+def test_pooled_resets_equal_a_fresh_game_for_every_ended_game():
+    keys = jax.random.split(jax.random.PRNGKey(5), 64)
+    states, _ = jax.vmap(B.reset)(keys)
+    actions = jax.random.randint(jax.random.PRNGKey(6), (64,), 0, 5)
+
+    def run(game):
+        def turn(states, key):
+            out = step_and_reset_games(game, states, actions, jax.random.split(key, 64))
+            return out.state, (out.obs.board, out.reward, out.done)
+        return jax.jit(lambda s: jax.lax.scan(turn, s, jax.random.split(jax.random.PRNGKey(7), 100))[1])(states)
+    pooled, every = run(B.JAX_GAME._replace(reset_pool=1 / 32)), run(B.JAX_GAME._replace(reset_pool=None))
+    ended = pooled[2].sum(1)
+    assert ended.max() > 4 and ((ended > 0) & (ended <= 2)).any()  # one pool of 2 a step, and three or more
+    for a, b in zip(pooled, every):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_game_keeps_the_protocol_and_starts_like_the_retro_game():
+    assert contract_problems(B.JAX_GAME) == []
+    states, obs = jax.jit(jax.vmap(B.reset))(jax.random.split(jax.random.PRNGKey(0), 2000))
+    boards = np.asarray(obs.board)
+    assert np.all((boards == B.PLAYER).sum((1, 2)) == 1)
+    assert np.all((boards == B.BEAST).sum((1, 2)) == B.BEASTS)
+    assert np.all((boards == B.BLOCK).sum((1, 2)) == B.BLOCKS)
+    share = (boards == B.BLOCK).mean(0)  # every cell as likely to hold a block
+    assert share.min() > 0.3 - 0.06 and share.max() < 0.3 + 0.06
+
+
+def play_scripted(monkeypatch, layout, turns):
+    """A retro game laid out by hand (``layout``: player, beasts and blocks as positions) played by both
+    games for ``turns`` (action, beast move draws); each turn's observation, reward and ending compared."""
+    from retro.examples.beast.agents.block import Block
+    from retro.examples.beast.agents.player import Player
+    from retro.game import Game
+    player, beasts, blocks = layout
+
+    def create_game():
+        game = Game([Player(player)] + [Beast(b) for b in beasts] + [Block(b) for b in blocks], {"score": 0},
+                    board_size=(B.WIDTH, B.HEIGHT))
+        game.num_beasts = len(beasts)
+        return game
+    shared = SharedDraws(monkeypatch, None)
+    env = GameEnv(create_game, B.ACTIONS, "score", ENCODER)
+    retro_obs = env.reset()
+    shared.start(env.game)
+    state = from_retro(env.game)
+    np.testing.assert_array_equal(B.observe(state).board, retro_obs.board)
+    results = []
+    for action, move in turns:
+        shared.draws = B.Draws(np.full(B.BEASTS, move, np.float32), np.full(B.BEASTS, 0.5, np.float32),
+                               np.zeros(B.BEASTS, np.float32))
+        retro_obs, retro_reward, retro_done = env.step(action)
+        state, obs, reward, done = advance(state, action, shared.draws)
+        np.testing.assert_array_equal(obs.board, retro_obs.board)
+        assert (float(reward), bool(done)) == (retro_reward, retro_done)
+        results.append((retro_obs.board, retro_reward, retro_done))
+    return results
+
+
+def test_crushing_the_last_beast_wins_and_shows_the_board_of_the_turns_start(monkeypatch):
+    layout = ((5, 5), [(7, 5)], [(6, 5), (8, 5)])  # player, block, beast, block in a row
+    (board, reward, done), = play_scripted(monkeypatch, layout, [(0, 0.9)])
+    assert reward == 1 and done
+    assert board[5, 7] == B.BEAST and board[5, 5] == B.PLAYER  # the cache was not refreshed
+
+
+def test_the_first_beast_sees_the_turns_start_and_may_step_onto_a_pushed_block(monkeypatch):
+    layout = ((5, 5), [(8, 6), (30, 15)], [(6, 5)])
+    results = play_scripted(monkeypatch, layout, [(0, 0.0), (0, 0.9)])
+    (board, reward, done), (_, last_reward, last_done) = results
+    assert board[5, 7] == B.BEAST and not done  # on the block pushed there this turn
+    assert last_done and last_reward == -20  # walking into it (-10), then it catches the player (-10)
