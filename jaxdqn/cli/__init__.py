@@ -1,4 +1,5 @@
-"""The ``jaxdqn`` command: create, train, play, eval, plot, info and clean a run directory.
+"""The ``jaxdqn`` command: create, train, play, eval, plot, info and clean a run directory, and check-port a game
+written in JAX against its retro twin.
 
 The parser lives here; each subcommand is a module with ``add_parser(subparsers)`` and
 ``run(args) -> exit code``, importing JAX and the game only when it runs, so ``--help`` is
@@ -150,11 +151,11 @@ def _command_parser(parser: argparse.ArgumentParser, argv: list[str]) -> argpars
 
 def build_parser() -> argparse.ArgumentParser:
     from jaxdqn import train
-    from jaxdqn.cli import clean, create, evaluate, info, play, plot
+    from jaxdqn.cli import check_port, clean, create, evaluate, info, play, plot
 
     parser = Parser(prog="jaxdqn", description="Teach a DQN agent to play a retro-games game.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
-    for module in (create, train, play, evaluate, plot, info, clean):
+    for module in (create, train, play, evaluate, plot, info, clean, check_port):
         module.add_parser(sub)
     return parser
 

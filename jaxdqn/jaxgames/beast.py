@@ -223,7 +223,7 @@ JAX_GAME = JaxGame(
     reset=reset,
     step=step,
     metadata={"actions": ACTIONS, "reward": "score", "character_set": CHARACTER_SET,
-              "board_size": [WIDTH, HEIGHT]},
+              "board_size": [WIDTH, HEIGHT], "spatial": True},
     preprocessing={},
     retro_module="retro.examples.beast",
     reset_pool=1 / 32,
