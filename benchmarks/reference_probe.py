@@ -116,11 +116,43 @@ def bytes_per_transition():
     return {"bytes_per_transition": 2 * state.nbytes + 8 + 8 + 1}
 
 
+def greedy(run_dir, checkpoint=None, episodes=100, max_turns=2000, seed=0):
+    """The reference's trained policy (its own TrainedPolicy, as its play command uses) playing the retro
+    game greedily for ``episodes`` games, each cut at ``max_turns``: every game's score change."""
+    import importlib
+    import random
+    import tomllib
+    from pathlib import Path
+
+    from retro.input import ProgrammaticInput
+    from retro.views.headless import HeadlessView
+    from retro_gamer.model_agent import TrainedPolicy
+
+    config = tomllib.loads((Path(run_dir) / "config.toml").read_text())
+    factory = importlib.import_module(config["game"]["module"]).create_game
+    reward = config["metadata"]["reward"]
+    policy = TrainedPolicy(Path(run_dir), checkpoint=checkpoint)
+    random.seed(seed)
+    scores, lengths = [], []
+    for _ in range(episodes):
+        game = factory()
+        game.input_source, game.view = ProgrammaticInput(), HeadlessView()
+        game.start()
+        start, turns = game.state[reward], 0
+        while game.playing and turns < max_turns:
+            game.input_source.press(policy.get_action(game))
+            game.step()
+            turns += 1
+        scores.append(game.state[reward] - start)
+        lengths.append(turns)
+    return {"mean": statistics.fmean(scores), "scores": scores, "lengths": lengths}
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
     kwargs = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
     result = {"update": update_time, "bytes": bytes_per_transition, "env": env_steps, "e2e": end_to_end,
-              "e2e_nav": end_to_end_nav, "curve": learning_curve}[what](**kwargs)
+              "e2e_nav": end_to_end_nav, "curve": learning_curve, "greedy": greedy}[what](**kwargs)
     import retro_gamer  # noqa: F401
     import torch
     result["versions"] = {"torch": torch.__version__}

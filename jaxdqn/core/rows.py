@@ -26,6 +26,9 @@ class BoardOutgrewRows(ValueError):
         super().__init__(f"a board has {occupied} occupied cells, more than the row list's {width}")
 
 
+DENSE_ROWS_WIDTH = 64  # lists this long or shorter are always kept, however small the board
+
+
 def rows_width(occupied: int) -> int:
     """A list length (a power of two, at least 16) that holds ``occupied`` cells."""
     return max(MIN_ROWS_WIDTH, 1 << max(0, occupied - 1).bit_length())
@@ -33,8 +36,13 @@ def rows_width(occupied: int) -> int:
 
 def stored_rows_width(spec: NetworkSpec, occupied: int) -> int:
     """The row-list width observations are stored in for ``spec``: :func:`rows_width` for an MLP
-    over a board, 0 (keep the board) for a CNN or a network without a board."""
-    return rows_width(occupied) if spec.has_board and not spec.spatial else 0
+    over a board, 0 (keep the board) for a CNN, a network without a board, or a board so full that
+    its lists would be longer than a quarter of its cells and than ``DENSE_ROWS_WIDTH`` (beast's
+    blocks): there the lists cost more to make, store and read than the board."""
+    if not spec.has_board or spec.spatial:
+        return 0
+    width = rows_width(occupied)
+    return width if width <= max(DENSE_ROWS_WIDTH, spec.board_height * spec.board_width // 4) else 0
 
 
 def rows_dtype(spec: NetworkSpec, xp=np):

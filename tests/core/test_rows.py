@@ -20,6 +20,8 @@ def test_board_rows_lists_occupied_cells_and_refuses_too_short_lists():
     assert stored_rows_width(SMALL_SPEC, 17) == 32
     assert stored_rows_width(SMALL_SPEC._replace(spatial=True), 17) == 0
     assert stored_rows_width(SMALL_SPEC._replace(board_height=0), 17) == 0
+    beast = SMALL_SPEC._replace(board_height=20, board_width=40)  # 800 cells, 251 of them taken at the start
+    assert stored_rows_width(beast, 2 * 251) == 0 and stored_rows_width(beast, 2 * 45) == 128
 
 
 def test_widen_rows_pads_observations_and_transitions_with_the_no_row_value():
