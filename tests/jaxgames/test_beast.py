@@ -11,7 +11,7 @@ from retro.examples.beast.agents import beast as retro_beast_agent
 from jaxdqn.games.encoding import ObservationEncoder
 from jaxdqn.games.env import GameEnv
 from jaxdqn.jaxgames import beast as B
-from jaxdqn.jaxgames.protocol import contract_problems, step_and_reset_games
+from jaxdqn.jaxgames.protocol import contract_problems
 
 ENCODER = ObservationEncoder(board_size=(40, 20), character_set=B.CHARACTER_SET)
 advance = jax.jit(B.advance)
@@ -118,24 +118,6 @@ def test_jax_beast_equals_retro_beast_for_20000_steps(monkeypatch):
     print(f"\nparity: {steps} steps, {games} games, {pushes} pushes, {crushed} beasts crushed, "
           f"{beast_moves} beast moves, endings {endings}")
     assert pushes > 500 and crushed > 50 and beast_moves > 1000 and min(endings.values()) >= 3
-
-
-@pytest.mark.slow
-def test_pooled_resets_equal_a_fresh_game_for_every_ended_game():
-    keys = jax.random.split(jax.random.PRNGKey(5), 64)
-    states, _ = jax.vmap(B.reset)(keys)
-    actions = jax.random.randint(jax.random.PRNGKey(6), (64,), 0, 5)
-
-    def run(game):
-        def turn(states, key):
-            out = step_and_reset_games(game, states, actions, jax.random.split(key, 64))
-            return out.state, (out.obs.board, out.reward, out.done)
-        return jax.jit(lambda s: jax.lax.scan(turn, s, jax.random.split(jax.random.PRNGKey(7), 100))[1])(states)
-    pooled, every = run(B.JAX_GAME._replace(reset_pool=1 / 32)), run(B.JAX_GAME._replace(reset_pool=None))
-    ended = pooled[2].sum(1)
-    assert ended.max() > 4 and ((ended > 0) & (ended <= 2)).any()  # one pool of 2 a step, and three or more
-    for a, b in zip(pooled, every):
-        np.testing.assert_array_equal(a, b)
 
 
 def test_the_game_keeps_the_protocol_and_starts_like_the_retro_game():
