@@ -120,10 +120,16 @@ def advance(state: NavState, action, roll, spawn_x) -> tuple[NavState, Observati
     return new, observe(new), reward, crashed
 
 
+def draws(key) -> tuple[jax.Array, jax.Array]:
+    """A turn's two draws, ``roll`` and ``spawn_x``, from ``key`` (32 random bits each, ``% range``: uniform
+    up to 2^-22)."""
+    roll, spawn_x = jax.random.bits(key, (2,), jnp.uint32) % jnp.array([SPAWN_ROLL, WIDTH], jnp.uint32)
+    return roll.astype(jnp.int32), spawn_x.astype(jnp.int32)
+
+
 def step(state: NavState, action, key) -> tuple[NavState, Observation, jax.Array, jax.Array]:
-    """One turn of the game with its two draws taken from ``key``."""
-    roll, spawn_x = jax.random.randint(key, (2,), 0, jnp.array([SPAWN_ROLL, WIDTH]))
-    return advance(state, action, roll, spawn_x)
+    """One turn of the game with its draws taken from ``key``."""
+    return advance(state, action, *draws(key))
 
 
 JAX_GAME = JaxGame(

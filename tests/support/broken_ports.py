@@ -5,10 +5,9 @@ from jaxdqn.jaxgames import nav
 
 
 def _with_step(advance):
+    """nav's step with another turn function."""
     def step(state, action, key):
-        import jax
-        roll, spawn_x = jax.random.randint(key, (2,), 0, jnp.array([nav.SPAWN_ROLL, nav.WIDTH]))
-        return advance(state, action, roll, spawn_x)
+        return advance(state, action, *nav.draws(key))
     return step
 
 
