@@ -175,3 +175,15 @@ def test_the_first_beast_sees_the_turns_start_and_may_step_onto_a_pushed_block(m
     (board, reward, done), (_, last_reward, last_done) = results
     assert board[5, 7] == B.BEAST and not done  # on the block pushed there this turn
     assert last_done and last_reward == -20  # walking into it (-10), then it catches the player (-10)
+
+
+def test_beasts_move_as_often_and_as_randomly_as_the_game_says():
+    d = jax.jit(jax.vmap(B.draws))(jax.random.split(jax.random.PRNGKey(9), 40_000))
+    move = np.asarray(d.move) < B.MOVE_PROBABILITY
+    randomly = move & (np.asarray(d.random) < B.RANDOM_MOVE_PROBABILITY)
+    n = move.size
+    assert abs(move.mean() - 0.03) < 4 * np.sqrt(0.03 * 0.97 / n)
+    assert abs(randomly.sum() / move.sum() - 0.2) < 4 * np.sqrt(0.2 * 0.8 / move.sum())
+    choice = np.asarray(d.choice)[randomly]  # uniform in [0, 1): each of 8 neighbours equally likely
+    counts = np.bincount((choice * 8).astype(int), minlength=8)
+    assert choice.min() >= 0 and choice.max() < 1 and counts.min() > 0.8 * counts.mean()
