@@ -5,7 +5,8 @@
     python benchmarks/time_to_agent.py report DIR
 
 ``reference`` makes a run directory with the reference's own ``retro-gamer init`` (its defaults:
-the CNN for nav and beast), trains it with ``retro-gamer train`` for ``--minutes`` of wall time
+the CNN for nav and beast; for snake, which has no metadata of its own, its actions, reward and
+``observe_state = ["apple_dx", "apple_dy"]``, as jaxdqn's known-game metadata has them), trains it with ``retro-gamer train`` for ``--minutes`` of wall time
 (stopped with Ctrl+C; the reference saves a checkpoint every 100 episodes), then plays its newest
 checkpoint greedily on 100 retro games (its own ``TrainedPolicy``, as its ``play`` does), each cut at
 2,000 turns. ``jaxdqn`` copies ``runs/GAME-jax`` (snake, nav, beast), keeps all its checkpoints, runs ``python -m jaxdqn.train`` for ``--seconds`` of wall time (compile
@@ -34,6 +35,18 @@ from common import print_table, reference_python  # noqa: E402
 
 RETRO = {"snake": "retro.examples.snake", "nav": "retro.examples.nav", "beast": "retro.examples.beast"}
 EPISODES, SEED = 100, 0
+SNAKE_REFERENCE_CONFIG = """[game]
+module = "retro.examples.snake"
+
+[metadata]
+actions = ["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"]
+reward = "reward"
+
+[preprocessing]
+observe_state = ["apple_dx", "apple_dy"]
+
+[training]
+"""
 
 
 def run_for(command: list[str], seconds: float, cwd=None) -> float:
@@ -52,7 +65,11 @@ def reference(game: str, minutes: float, python: str, out: Path) -> dict:
     run_dir = out / f"reference-{game}"
     shutil.rmtree(run_dir, ignore_errors=True)
     retro_gamer = str(Path(python).parent / "retro-gamer")
-    subprocess.run([retro_gamer, "init", RETRO[game], str(run_dir)], check=True, stdout=subprocess.DEVNULL)
+    if game == "snake":  # retro's snake has no pyproject metadata, which init needs: its settings as jaxdqn's
+        run_dir.mkdir(parents=True)
+        (run_dir / "config.toml").write_text(SNAKE_REFERENCE_CONFIG)
+    else:
+        subprocess.run([retro_gamer, "init", RETRO[game], str(run_dir)], check=True, stdout=subprocess.DEVNULL)
     run_for([retro_gamer, "train", str(run_dir)], minutes * 60)
     checkpoints = sorted((run_dir / "checkpoints").glob("*.pt"))
     if not checkpoints:
