@@ -50,15 +50,26 @@ observe_state = ["apple_dx", "apple_dy"]
 
 
 def run_for(command: list[str], seconds: float, cwd=None) -> float:
-    """Run ``command`` for ``seconds`` of wall time, then Ctrl+C it (it saves and stops); its start time."""
+    """Run ``command`` for ``seconds`` of wall time, then Ctrl+C it (it saves and stops), or end it when
+    it does not stop (a process started in the background may ignore Ctrl+C); its start time."""
     started = time.time()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
         process.send_signal(signal.SIGINT)
-        process.wait()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            process.wait()
     return started
+
+
+def within(checkpoints, started: float, seconds: float) -> list[Path]:
+    """The checkpoints written within ``seconds`` of ``started``, oldest first."""
+    return sorted((c for c in checkpoints if c.stat().st_mtime - started <= seconds), key=lambda c: c.stat().st_mtime)
 
 
 def reference(game: str, minutes: float, python: str, out: Path) -> dict:
@@ -70,8 +81,8 @@ def reference(game: str, minutes: float, python: str, out: Path) -> dict:
         (run_dir / "config.toml").write_text(SNAKE_REFERENCE_CONFIG)
     else:
         subprocess.run([retro_gamer, "init", RETRO[game], str(run_dir)], check=True, stdout=subprocess.DEVNULL)
-    run_for([retro_gamer, "train", str(run_dir)], minutes * 60)
-    checkpoints = sorted((run_dir / "checkpoints").glob("*.pt"))
+    started = run_for([retro_gamer, "train", str(run_dir)], minutes * 60)
+    checkpoints = within((run_dir / "checkpoints").glob("*.pt"), started, minutes * 60)
     if not checkpoints:
         return {"game": game, "minutes": minutes, "checkpoint": None, "score": None}
     probe = subprocess.run([python, str(HERE / "reference_probe.py"), "greedy",
@@ -94,9 +105,8 @@ def jaxdqn_side(game: str, seconds: float, out: Path) -> dict:
     set_value(run_dir / "config.toml", "training.keep_checkpoints", 10_000)
     started = run_for([sys.executable, "-m", "jaxdqn.train", str(run_dir)], seconds)
     rows = []
-    for checkpoint in sorted((run_dir / "checkpoints").glob("ep_*")):
-        if checkpoint.name.endswith("tmp"):
-            continue
+    saved = [c for c in (run_dir / "checkpoints").glob("ep_*") if not c.name.endswith("tmp")]
+    for checkpoint in within(saved, started, float("inf")):
         at = checkpoint.stat().st_mtime - started
         result = evaluate(run_dir, EPISODES, checkpoint=checkpoint.name, seed=SEED)
         rows.append({"checkpoint": checkpoint.name, "seconds": at, "score": result["episode_reward"]["mean"]})
@@ -110,6 +120,7 @@ def report(out: Path) -> None:
         if not ref_file.exists() or not ours_file.exists():
             continue
         ref, ours = json.loads(ref_file.read_text()), json.loads(ours_file.read_text())
+        ours["checkpoints"].sort(key=lambda c: c["seconds"])
         target = ref["score"]
         reached = next((c for c in ours["checkpoints"] if target is not None and c["score"] >= target), None)
         within = [c for c in ours["checkpoints"] if c["seconds"] <= 120]
