@@ -212,12 +212,27 @@ def advance(state: BeastState, action, draws: Draws) -> tuple[BeastState, Observ
     return state, observe(state), reward, won | (deaths > 0)
 
 
+def _mix(x: jax.Array) -> jax.Array:
+    """A 32-bit integer hash (Wellons' lowbias32): each output bit depends on every input bit."""
+    x = (x ^ (x >> 16)) * jnp.uint32(0x7FEB352D)
+    x = (x ^ (x >> 15)) * jnp.uint32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def random_words(key, n: int) -> jax.Array:
+    """``n`` random 32-bit numbers from ``key``: its own 64 random bits hashed with a counter. Under
+    ``vmap`` threefry's rounds were most of a turn's cost; a key split for this turn is random already,
+    and hashing it is enough to spread it over ``n`` numbers."""
+    k = jax.random.key_data(key).astype(jnp.uint32).reshape(-1)
+    counter = jnp.arange(n, dtype=jnp.uint32) * jnp.uint32(0x9E3779B9)
+    return _mix(_mix(k[0] ^ counter) ^ k[1])
+
+
 def draws(key) -> Draws:
     """A turn's draws from one random 32-bit number per beast: ``move = u`` is uniform in [0, 1); given
     that the beast moves (``u < 0.03``), ``u / 0.03`` is uniform again and serves as ``random``, and given
-    a random move its ``/ 0.2`` as ``choice`` (values past 1 are never read). Random numbers dominate a
-    turn's cost under ``vmap``; this takes a third of three uniforms per beast."""
-    move = jax.random.bits(key, (BEASTS,), jnp.uint32).astype(jnp.float32) * jnp.float32(2.0 ** -32)
+    a random move its ``/ 0.2`` as ``choice`` (values past 1 are never read)."""
+    move = random_words(key, BEASTS).astype(jnp.float32) * jnp.float32(2.0 ** -32)
     random = move / MOVE_PROBABILITY
     return Draws(move, random, random / RANDOM_MOVE_PROBABILITY)
 
