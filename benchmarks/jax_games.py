@@ -30,24 +30,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 import encoding  # noqa: E402
 from common import print_table, versions  # noqa: E402
 
-from jaxdqn.games.env import GameEnv  # noqa: E402
-from jaxdqn.games.metadata import GameMetadata  # noqa: E402
-from jaxdqn.games.preprocessing import build_encoder  # noqa: E402
+from jaxdqn.games.port_check import retro_twin_env  # noqa: E402
 from jaxdqn.jaxgames import beast, nav, snake  # noqa: E402
 from jaxdqn.jaxgames.protocol import step_and_reset_games  # noqa: E402
 
 GAMES = {"snake": snake, "nav": nav, "beast": beast}
-
-
-def retro_env(module):
-    """The retro game the JAX one ports, with jaxdqn's encoder set up as the JAX game's observation."""
-    import importlib
-    jax_game = module.JAX_GAME
-    factory = importlib.import_module(jax_game.retro_module).create_game
-    meta = jax_game.metadata
-    metadata = GameMetadata(meta["actions"], meta["reward"], character_set=meta["character_set"])
-    encoder, _ = build_encoder(factory, metadata, dict(jax_game.preprocessing))
-    return GameEnv(factory, metadata.actions, metadata.reward, encoder)
 
 
 def make_run(module, games: int, steps: int, read: bool):
@@ -132,7 +119,7 @@ def main(argv=None) -> dict:
     rows = []
     for name in args.game:
         module = GAMES[name]
-        env = retro_env(module)
+        env = retro_twin_env(module.JAX_GAME)
         retro = statistics.median(encoding.env_steps_per_s(env, 5_000, r) for r in range(args.rounds))
         results["retro_with_encoding_steps_per_s"][name] = retro
         rows.append((f"retro {name} + jaxdqn encoding (host, 1 game)", f"{retro:,.0f}", "1.0x", ""))

@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
 def find_game(name: str):
     """The JaxGame a module defines, or the one a run directory trains; a clear error otherwise."""
     from jaxdqn.errors import JaxdqnError
-    from jaxdqn.jaxgames.protocol import JaxGame
+    from jaxdqn.jaxgames.protocol import find_jax_game
 
     if Path(name).is_dir():
         from jaxdqn.config import load_config
@@ -35,12 +35,12 @@ def find_game(name: str):
         return config.jax_game
     import importlib
     try:
-        module = importlib.import_module(name)
+        importlib.import_module(name)  # here for a clear message; find_jax_game then reads its JAX_GAME
     except ImportError as exc:
         raise JaxdqnError(f"GAME {name!r} is neither a run directory nor an importable module ({exc}); give a "
                           "module that defines JAX_GAME, e.g. jaxdqn.jaxgames.nav") from None
-    game = getattr(module, "JAX_GAME", None)
-    if not isinstance(game, JaxGame):
+    game = find_jax_game(name)
+    if game is None:
         raise JaxdqnError(f"module {name!r} defines no JAX_GAME = JaxGame(...): check-port compares a game "
                           "written in JAX with the retro game it ports (see the README, \"Writing a game in JAX\")")
     return game

@@ -17,14 +17,11 @@ by chance rarely, and samples of a few hundred episodes show rule-sized differen
 """
 from __future__ import annotations
 
-import importlib
 import math
 import random
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from jaxdqn.errors import JaxdqnError
 
 KS_P = 1e-3
 STANDARD_ERRORS = 4.5
@@ -112,21 +109,24 @@ def play_jax(game, episodes: int, max_turns: int, seed: int) -> Sample:
     return sample
 
 
-def play_retro(game, episodes: int, max_turns: int, seed: int) -> Sample:
-    """``episodes`` random-policy episodes of the retro game ``game`` ports, through retro-games."""
+def retro_twin_env(game):
+    """A :class:`GameEnv` of the retro game ``game`` ports, with jaxdqn's encoder set up as ``game``'s
+    observation (its actions, reward, character set and preprocessing)."""
     from jaxdqn.games.env import GameEnv
-    from jaxdqn.games.metadata import GameMetadata
+    from jaxdqn.games.metadata import GameMetadata, game_factory
     from jaxdqn.games.preprocessing import build_encoder
 
-    try:
-        factory = importlib.import_module(game.retro_module).create_game
-    except (ImportError, AttributeError) as exc:
-        raise JaxdqnError(f"the JAX game {game.name!r} ports {game.retro_module!r}, which cannot be imported here "
-                          f"({exc}): install it, or set retro_module in its JaxGame") from None
+    factory = game_factory(game.retro_module)
     meta = game.metadata
     metadata = GameMetadata(meta["actions"], meta["reward"], character_set=meta["character_set"])
     encoder, _ = build_encoder(factory, metadata, dict(game.preprocessing))
-    env = GameEnv(factory, metadata.actions, metadata.reward, encoder)
+    return GameEnv(factory, metadata.actions, metadata.reward, encoder)
+
+
+def play_retro(game, episodes: int, max_turns: int, seed: int) -> Sample:
+    """``episodes`` random-policy episodes of the retro game ``game`` ports, through retro-games."""
+    env = retro_twin_env(game)
+    meta = game.metadata
     characters = len(meta["character_set"])
     rng = random.Random(seed)
     state = random.getstate()

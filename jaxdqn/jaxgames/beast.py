@@ -135,10 +135,14 @@ def _inside(x, y):
     return (x >= 0) & (x < WIDTH) & (y >= 0) & (y < HEIGHT)
 
 
+def _cell(x, y):
+    """The index of cell (x, y), clamped onto the board (callers mask what lies off it)."""
+    return jnp.clip(y, 0, HEIGHT - 1) * WIDTH + jnp.clip(x, 0, WIDTH - 1)
+
+
 def _at(board, x, y, outside=0):
     """``board``'s codes at cells (x, y), ``outside`` where off the board."""
-    return jnp.where(_inside(x, y), board[jnp.clip(y, 0, HEIGHT - 1) * WIDTH + jnp.clip(x, 0, WIDTH - 1)],
-                     jnp.uint8(outside))
+    return jnp.where(_inside(x, y), board[_cell(x, y)], jnp.uint8(outside))
 
 
 def _player_turn(state: BeastState, action):
@@ -178,8 +182,7 @@ def _beast_turn(state: BeastState, taken, start_board, i: int, stale, draws: Dra
     alive = state.alive[i]
     catches = alive & (jnp.abs(bx - px) <= 1) & (jnp.abs(by - py) <= 1) & ((bx != px) | (by != py))
     nx, ny = bx + NX, by + NY
-    inside = _inside(nx, ny)
-    cells = jnp.clip(ny, 0, HEIGHT - 1) * WIDTH + jnp.clip(nx, 0, WIDTH - 1)
+    inside, cells = _inside(nx, ny), _cell(nx, ny)
     beasts_there = ((nx[:, None] == state.beast_x) & (ny[:, None] == state.beast_y) & state.alive).any(1)
     free = inside & jnp.where(stale, start_board[cells] == 0, ~taken[cells] & ~beasts_there)
     count = free.sum()

@@ -79,7 +79,7 @@ def step_and_reset_games(game: JaxGame, states, actions, keys, cut=False) -> Ste
     step_keys, reset_keys = jnp.moveaxis(jax.vmap(jax.random.split)(keys), 1, 0)
     stepped, final_obs, reward, done = jax.vmap(game.step)(states, actions, step_keys)
     ended = done | cut
-    rank = jnp.cumsum(ended) - 1  # among the games that ended
+    rank, total = jnp.cumsum(ended) - 1, ended.sum()  # rank among the games that ended
 
     def next_pool(carry):
         """Fresh games for the ended games ranked ``[start, start + pool)``."""
@@ -91,7 +91,7 @@ def step_and_reset_games(game: JaxGame, states, actions, keys, cut=False) -> Ste
                 else jax.vmap(game.reset)(reset_keys[take]))
         states, obs = jax.tree.map(lambda current, new: current.at[index].set(new, mode="drop"), (states, obs), made)
         return start + pool, states, obs
-    _, new_states, obs = jax.lax.while_loop(lambda carry: carry[0] < ended.sum(), next_pool,
+    _, new_states, obs = jax.lax.while_loop(lambda carry: carry[0] < total, next_pool,
                                             (jnp.int32(0), stepped, final_obs))
     return Stepped(new_states, obs, reward, done, final_obs)
 
