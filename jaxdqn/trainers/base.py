@@ -13,7 +13,7 @@ import abc
 from pathlib import Path
 from typing import Callable, Self
 
-from jaxdqn import __version__
+from jaxdqn import __version__, native
 from jaxdqn.config import CONFIG_NAME
 from jaxdqn.config.architecture import describe
 from jaxdqn.config.assembly import RunParts, network_identity
@@ -156,6 +156,8 @@ class Trainer(abc.ABC):
                   f"[INIT] Device: {self.device_choice.description}"]
         if self.device_choice.note:
             header.append(f"[INIT] {self.device_choice.note}")
+        if self.spec.spatial and self.device_choice.kind == "cpu":
+            header.append(f"[INIT] Convolutions: {native.load().line}")
         lines, seed_line = self._session_lines()
         self.run.start_session(header + lines, None if self._resumed_from else seed_line, self._resumed_from)
 

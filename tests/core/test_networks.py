@@ -5,9 +5,11 @@ import numpy as np
 import optax
 import pytest
 
+from jaxdqn import native
 from jaxdqn.core import learner
 from jaxdqn.core.networks import count_params, make_network, one_hot_board
-from jaxdqn.core.networks.layers import conv3x3, xla_conv3x3
+from jaxdqn.core.networks import layers
+from jaxdqn.core.networks.layers import conv3x3_xla, xla_conv3x3
 from jaxdqn.core.networks.migrate import from_legacy, legacy_params_shapes
 from jaxdqn.core.rows import board_rows
 from jaxdqn.core.types import NetworkSpec, Observation, RowsObservation
@@ -24,7 +26,7 @@ SPECS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SPECS)
-def test_flax_modules_compute_what_the_networks_before_them_computed(name):
+def test_flax_modules_compute_what_the_networks_before_them_computed(name, xla_convolutions):
     """Same parameters (moved into the flax tree), same Q-values: the flax port changes no number."""
     spec = SPECS[name]
     old = legacy_network.init_params(jax.random.PRNGKey(3), spec)
@@ -38,9 +40,16 @@ def test_flax_modules_compute_what_the_networks_before_them_computed(name):
                                atol=1e-6)
 
 
+@pytest.fixture
+def xla_convolutions(monkeypatch):
+    """The legacy network convolves with XLA's operations: so does the flax one here, so that these
+    tests see only what the port changed (oneDNN against XLA: tests/native/test_onednn.py)."""
+    monkeypatch.setattr(layers.native, "load", lambda: native.Backend(False, "XLA's (test)"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["mlp", "cnn"])
-def test_the_same_update_from_the_same_parameters(name):
+def test_the_same_update_from_the_same_parameters(name, xla_convolutions):
     spec = SPECS[name]
     old = legacy_network.init_params(jax.random.PRNGKey(4), spec)
     net = make_network(spec)
@@ -105,16 +114,16 @@ def test_row_lists_give_the_same_q_values_and_gradients_as_boards(density, width
     np.testing.assert_allclose(grad(rows), grad(obs), atol=1e-5)
 
 
-def test_conv3x3_gradient_matches_xla_convolution():
+def test_the_xla_convolutions_cheaper_gradient_matches_xlas_own():
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.normal(size=(2, 4, 5, 3)), jnp.float32)
     w = jnp.asarray(rng.normal(size=(3, 3, 3, 6)), jnp.float32)
     loss = lambda f: (lambda x, w: (f(x, w) ** 2).sum())
-    ours = jax.grad(loss(conv3x3), (0, 1))(x, w)
+    ours = jax.grad(loss(conv3x3_xla), (0, 1))(x, w)
     xla = jax.grad(loss(xla_conv3x3), (0, 1))(x, w)
     for a, b in zip(ours, xla):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(conv3x3(x, w), xla_conv3x3(x, w), rtol=1e-6)
+    np.testing.assert_allclose(conv3x3_xla(x, w), xla_conv3x3(x, w), rtol=1e-6)
 
 
 def test_wrong_observations_are_explained_at_trace_time():

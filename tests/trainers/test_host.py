@@ -1,4 +1,6 @@
+import platform
 import re
+import sys
 
 import jax
 import numpy as np
@@ -325,3 +327,14 @@ def test_a_character_only_on_a_games_last_frame_gets_a_note_not_a_warning(tmp_pa
     log = (run / "training.log").read_text()
     assert "[WARN]" not in log
     assert log.count("[NOTE] character '*' is not in character_set but has only appeared on a game's last frame") == 1
+
+
+@pytest.mark.slow
+def test_a_cnn_run_trains_and_names_its_convolution_in_the_log(tmp_path):
+    run = make_run(tmp_path, TINY_CONFIG.replace("[preprocessing]\n", "[preprocessing]\nspatial = true\n"),
+                   training_episodes=10)
+    trainer, rewards = trained(run)
+    assert len(rewards) == 10 and trainer.spec.spatial
+    log = (run / "training.log").read_text()
+    wheels = sys.platform.startswith("linux") and platform.machine() == "x86_64"
+    assert ("[INIT] Convolutions: oneDNN 2023.2.0 (jaxdqn's FFI kernel)" if wheels else "[INIT] Convolutions: XLA's") in log

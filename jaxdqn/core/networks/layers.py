@@ -1,16 +1,20 @@
 """Layers whose values equal the textbook ones, written so XLA runs them fast on CPUs.
 
 ``sum_rows`` is the product of a one-hot input with a weight matrix, computed from the list
-of the input's nonzero rows; ``conv3x3`` is a same-padded 3x3 convolution with a cheaper
-gradient. ``torch_uniform`` is PyTorch's default initialisation, so learning starts as in
-the reference trainer.
+of the input's nonzero rows; ``conv3x3`` is a same-padded 3x3 convolution, by oneDNN on CPUs
+(``jaxdqn.native``) or in XLA's operations with a cheaper gradient than XLA's own.
+``torch_uniform`` is PyTorch's default initialisation, so learning starts as in the reference
+trainer.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
 import jax.numpy as jnp
+
+from jaxdqn import native
 
 
 def torch_uniform(fan_in: int):
@@ -66,9 +70,29 @@ def xla_conv3x3(x, w):
                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
+def conv3x3(x: jax.Array, w: jax.Array, bias: jax.Array | None = None, relu: bool = False) -> jax.Array:
+    """A 3x3, stride-1, same-padded NHWC convolution plus ``bias``, then ``max(., 0)`` if ``relu``.
+
+    ``x`` is ``[N, H, W, Cin]``, ``w`` is ``[3, 3, Cin, Cout]`` (HWIO), ``bias`` is ``[Cout]``.
+    On CPUs oneDNN computes it (bias and ReLU in the same pass, gradients too) where its kernel
+    builds (``jaxdqn.native.load()`` says), else XLA's operations do; both give the same values
+    to float32 rounding (tested).
+    """
+    if bias is None:
+        bias = jnp.zeros(w.shape[-1:], w.dtype)
+    if x.dtype == w.dtype == bias.dtype == jnp.float32 and jax.default_backend() == "cpu" and native.load().onednn:
+        return conv3x3_onednn(x, w, bias, relu)
+    return _bias_relu(conv3x3_xla(x, w), bias, relu)
+
+
+def _bias_relu(y, bias, relu):
+    y = y + bias
+    return jax.nn.relu(y) if relu else y
+
+
 @jax.custom_vjp
-def conv3x3(x: jax.Array, w: jax.Array) -> jax.Array:
-    """A 3x3, stride-1, same-padded NHWC convolution whose gradient is cheap on CPUs.
+def conv3x3_xla(x: jax.Array, w: jax.Array) -> jax.Array:
+    """The convolution of :func:`conv3x3` (no bias) in XLA's operations, with a cheaper gradient.
 
     XLA's own backward convolutions are several times slower than its forward one on CPU;
     here the input gradient is a forward convolution with the flipped kernel and the weight
@@ -77,19 +101,67 @@ def conv3x3(x: jax.Array, w: jax.Array) -> jax.Array:
     return xla_conv3x3(x, w)
 
 
-def _conv3x3_fwd(x, w):
-    return xla_conv3x3(x, w), (x, w)
+def _input_grad_xla(g, w):
+    return xla_conv3x3(g, jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2))
 
 
-def _conv3x3_bwd(residuals, g):
-    x, w = residuals
+def _weight_grad_xla(x, g):
     _, height, width, c_in = x.shape
-    dx = xla_conv3x3(g, jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2))
     padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
     g_flat = g.reshape(-1, g.shape[-1])
-    dw = jnp.stack([jnp.stack([padded[:, dy:dy + height, dx_:dx_ + width, :].reshape(-1, c_in).T @ g_flat
-                               for dx_ in range(3)]) for dy in range(3)])
-    return dx, dw
+    return jnp.stack([jnp.stack([padded[:, dy:dy + height, dx:dx + width, :].reshape(-1, c_in).T @ g_flat
+                                 for dx in range(3)]) for dy in range(3)])
 
 
-conv3x3.defvjp(_conv3x3_fwd, _conv3x3_bwd)
+conv3x3_xla.defvjp(lambda x, w: (xla_conv3x3(x, w), (x, w)),
+                   lambda residuals, g: (_input_grad_xla(g, residuals[1]), _weight_grad_xla(residuals[0], g)))
+
+
+def _onednn_call(target: str, shapes, *args, **attributes):
+    """One of the kernel's FFI targets (jaxdqn/native/conv3x3.cc); under vmap, one call per member."""
+    out = [jax.ShapeDtypeStruct(shape, jnp.float32) for shape in shapes]
+    return jax.ffi.ffi_call(target, out, vmap_method="sequential")(*args, **attributes)
+
+
+def _onednn_forward(x, w, bias, *, relu):
+    return _onednn_call("jaxdqn_conv3x3", [x.shape[:-1] + w.shape[-1:]], x, w, bias, relu=relu)[0]
+
+
+def _onednn_input_grad(g, w):
+    return _onednn_call("jaxdqn_conv3x3_input_grad", [g.shape[:-1] + w.shape[2:3]], g, w)[0]
+
+
+def _onednn_weight_grads(x, g):
+    return tuple(_onednn_call("jaxdqn_conv3x3_weight_grad", [(3, 3, x.shape[-1], g.shape[-1]), g.shape[-1:]], x, g))
+
+
+def _weight_grads_xla(x, g):
+    return _weight_grad_xla(x, g), g.sum((0, 1, 2))
+
+
+def _on_cpu(onednn, xla, *args):
+    """``onednn(*args)`` in programs compiled for the CPU, ``xla(*args)`` on other devices."""
+    return jax.lax.platform_dependent(*args, cpu=onednn, default=xla)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def conv3x3_onednn(x: jax.Array, w: jax.Array, bias: jax.Array, relu: bool = False) -> jax.Array:
+    """:func:`conv3x3` by oneDNN (float32; needs ``jaxdqn.native.load().onednn``), forward and backward."""
+    return _on_cpu(functools.partial(_onednn_forward, relu=relu),
+                   lambda x, w, bias: _bias_relu(xla_conv3x3(x, w), bias, relu), x, w, bias)
+
+
+def _conv3x3_onednn_fwd(x, w, bias, relu):
+    y = conv3x3_onednn(x, w, bias, relu)
+    return y, (x, w, y if relu else None)
+
+
+def _conv3x3_onednn_bwd(relu, residuals, g):
+    x, w, y = residuals
+    if relu:
+        g = jnp.where(y > 0, g, 0.0)
+    dw, dbias = _on_cpu(_onednn_weight_grads, _weight_grads_xla, x, g)
+    return _on_cpu(_onednn_input_grad, _input_grad_xla, g, w), dw, dbias
+
+
+conv3x3_onednn.defvjp(_conv3x3_onednn_fwd, _conv3x3_onednn_bwd)

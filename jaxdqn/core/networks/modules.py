@@ -63,9 +63,11 @@ class BoardInput(nn.Module):
 
 
 class Conv3x3(nn.Module):
-    """A same-padded 3x3 convolution (PyTorch's ``Conv2d(c, features, 3, padding=1)``), NHWC."""
+    """A same-padded 3x3 convolution (PyTorch's ``Conv2d(c, features, 3, padding=1)``), NHWC,
+    followed by a ReLU if ``relu`` (computed in the same pass where oneDNN runs it)."""
 
     features: int
+    relu: bool = False
 
     @nn.compact
     def __call__(self, x):
@@ -73,7 +75,7 @@ class Conv3x3(nn.Module):
         init = torch_uniform(9 * c_in)
         kernel = self.param("kernel", init, (3, 3, c_in, self.features))
         bias = self.param("bias", init, (self.features,))
-        return conv3x3(x, kernel) + bias
+        return conv3x3(x, kernel, bias, self.relu)
 
 
 class QNetwork(nn.Module):
@@ -90,7 +92,7 @@ class QNetwork(nn.Module):
         if spec.spatial:
             x = one_hot_board(obs.board, spec.num_channels)
             for i, channels in enumerate(CONV_CHANNELS):
-                x = nn.relu(Conv3x3(channels, name=f"conv_{i}")(x))
+                x = Conv3x3(channels, relu=True, name=f"conv_{i}")(x)
             x = jnp.concatenate([x.reshape(x.shape[0], -1), extras], -1)
             x = nn.relu(TorchDense(first, name="input")(x))
         elif spec.has_board:
