@@ -7,8 +7,7 @@ import pytest
 
 from jaxdqn import native
 from jaxdqn.core import learner
-from jaxdqn.core.networks import count_params, make_network, one_hot_board
-from jaxdqn.core.networks import layers
+from jaxdqn.core.networks import count_params, layers, make_network, one_hot_board
 from jaxdqn.core.networks.layers import conv3x3_xla, xla_conv3x3
 from jaxdqn.core.networks.migrate import from_legacy, legacy_params_shapes
 from jaxdqn.core.rows import board_rows
