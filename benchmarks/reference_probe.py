@@ -71,18 +71,48 @@ def end_to_end(memory_capacity=50_000, timed_steps=10_000):
     return training_rate(trainer, lambda: len(trainer.memory), memory_capacity, timed_steps)
 
 
-def end_to_end_nav(timed_steps=400):
-    """Steps/s of the reference's own loop on nav (its CNN, default hyperparameters), timed from the
-    first episode that ends after updates began, for at least ``timed_steps`` steps."""
-    from retro.examples.nav import create_game
+SPATIAL_GAMES = {  # the retro games' own metadata (their pyproject.toml)
+    "nav": {"actions": ["KEY_LEFT", "KEY_RIGHT"], "reward": "score", "character_set": ["^", "O"]},
+    "beast": {"actions": ["KEY_RIGHT", "KEY_UP", "KEY_LEFT", "KEY_DOWN"], "reward": "score",
+              "character_set": ["*", "H", "\u2588"]},
+}
+
+
+def _spatial_trainer(game):
+    """The reference's trainer on retro.examples.GAME with its CNN and default hyperparameters."""
+    import importlib
+
     from retro_gamer.metadata import GameMetadata
     from retro_gamer.trainer import DQNTrainer
 
-    metadata = GameMetadata(actions=["KEY_LEFT", "KEY_RIGHT"], reward="score", character_set=["^", "O"],
-                            spatial=True)
-    trainer = DQNTrainer(create_game, metadata, tempfile.mkdtemp(), preprocessing={"spatial": True},
-                         training_episodes=10**9)
+    create_game = importlib.import_module(f"retro.examples.{game}").create_game
+    metadata = GameMetadata(**SPATIAL_GAMES[game], spatial=True)
+    return DQNTrainer(create_game, metadata, tempfile.mkdtemp(), preprocessing={"spatial": True},
+                      training_episodes=10**9)
+
+
+def end_to_end_nav(timed_steps=400):
+    """Steps/s of the reference's own loop on nav (its CNN, default hyperparameters)."""
+    return end_to_end_spatial("nav", timed_steps)
+
+
+def end_to_end_spatial(game="nav", timed_steps=400):
+    """Steps/s of the reference's own loop on a spatial game (its CNN, default hyperparameters), timed
+    from the first episode that ends after updates began, for at least ``timed_steps`` steps."""
+    trainer = _spatial_trainer(game)
     return training_rate(trainer, lambda: len(trainer.memory), trainer.hp["batch_size"], timed_steps)
+
+
+def update_time_spatial(game="nav", repeats=30, fill=5_000):
+    """The reference's update on a spatial game's CNN (batch 64, prioritized), buffer filled by play."""
+    trainer = _spatial_trainer(game)
+    _fill(trainer, fill)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        trainer._train_step()
+        times.append(time.perf_counter() - t0)
+    return {"update_ms_median": statistics.median(times) * 1e3, "buffer_items": fill}
 
 
 def learning_curve(seed=0, episodes=2500):
@@ -152,7 +182,8 @@ if __name__ == "__main__":
     what = sys.argv[1]
     kwargs = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
     result = {"update": update_time, "bytes": bytes_per_transition, "env": env_steps, "e2e": end_to_end,
-              "e2e_nav": end_to_end_nav, "curve": learning_curve, "greedy": greedy}[what](**kwargs)
+              "e2e_nav": end_to_end_nav, "e2e_spatial": end_to_end_spatial,
+              "update_spatial": update_time_spatial, "curve": learning_curve, "greedy": greedy}[what](**kwargs)
     import retro_gamer  # noqa: F401
     import torch
     result["versions"] = {"torch": torch.__version__}

@@ -63,11 +63,12 @@ def quiet_third_party_logs() -> None:
 def use_compilation_cache() -> None:
     """Keep compiled programs between runs (JAX's persistent cache), so a resumed run or a second
     ``play`` starts in seconds instead of compiling again. ``JAX_COMPILATION_CACHE_DIR`` chooses
-    the folder; ``JAXDQN_COMPILATION_CACHE=0`` turns it off. Set before JAX is imported."""
+    the folder (default: ``jax`` in jaxdqn's cache folder); ``JAXDQN_COMPILATION_CACHE=0`` turns it
+    off. Set before JAX is imported."""
     if os.environ.get("JAXDQN_COMPILATION_CACHE", "1") == "0" or "jax" in sys.modules:
         return
-    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(cache_home, "jaxdqn", "jax"))
+    from jaxdqn.native.onednn import cache_dir  # imports no JAX
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(cache_dir() / "jax"))
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
 
 

@@ -36,6 +36,8 @@ def add_parser(sub) -> None:
                    help="a .py file, a package directory, or a module name (retro.examples.snake)")
     p.add_argument("run_dir", metavar="RUN_DIR", help="the run directory to create, e.g. runs/nav")
     _hyperparam_options(p)
+    p.add_argument("--no-estimate", dest="estimate", action="store_false",
+                   help="for a spatial game (a CNN), skip timing a few updates to say what training will cost")
     p.set_defaults(func=run)
 
 
@@ -54,10 +56,24 @@ def parse_game(game: str) -> dict:
     return {"module": game}
 
 
+def _print_cost(spec, factory, metadata, encoder, hp) -> None:
+    """Times a few CNN updates and some random play here, and says what the run will cost."""
+    from jaxdqn.games.env import GameEnv
+    from jaxdqn.trainers.cost import describe_cost, measure
+
+    print("  cost        : measuring a few updates and random games here (--no-estimate skips this) ...",
+          flush=True)
+    env = GameEnv(factory, metadata.actions, metadata.reward, encoder)
+    cost = measure(spec, env, batch_size=hp["batch_size"], max_turns=hp["max_turns_per_episode"])
+    lines = describe_cost(cost, train_every=hp["train_every"], episodes=hp["training_episodes"])
+    print("\n".join("                " + line for line in lines))
+
+
 def run(args) -> int:
     from jaxdqn.config import CONFIG_NAME
     from jaxdqn.config.assembly import network_spec
-    from jaxdqn.config.schema import MODEL_DEFAULTS, TRAINING_KEYS, validate_model, validate_training
+    from jaxdqn.config.schema import (MODEL_DEFAULTS, TRAINING_DEFAULTS, TRAINING_KEYS, validate_model,
+                                      validate_training)
     from jaxdqn.config.writing import write_config
     from jaxdqn.errors import raise_if
     from jaxdqn.games.encoding import start_game
@@ -102,5 +118,7 @@ def run(args) -> int:
         encoder, _ = build_encoder(factory, metadata, preprocessing, exploration_turns=0)
         spec = network_spec(encoder, hidden, metadata.num_actions, metadata.spatial)
         print("\n".join("  " + line.removeprefix("[INIT] ") for line in describe(spec, table=False).splitlines()[1:]))
+        if spec.spatial and args.estimate:
+            _print_cost(spec, factory, metadata, encoder, {**TRAINING_DEFAULTS, **values})
     print(f"Next: jaxdqn train {run_dir}")
     return 0

@@ -123,6 +123,7 @@ def _installed_file(dist, name: str, parent: str | None = None) -> Path:
 
 
 def cache_dir() -> Path:
+    """jaxdqn's cache folder: ``JAXDQN_CACHE_DIR``, else ``jaxdqn`` in ``XDG_CACHE_HOME`` or ``~/.cache``."""
     if os.environ.get("JAXDQN_CACHE_DIR"):
         return Path(os.environ["JAXDQN_CACHE_DIR"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jaxdqn"

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from jaxdqn.config import load_config
@@ -21,9 +23,9 @@ def test_create_writes_commented_config_and_refuses_to_overwrite(tmp_path, cli):
 
 
 def test_create_from_module_name_and_bad_game(tmp_path, cli):
-    code, out, err = cli("create", "retro.examples.nav", tmp_path / "nav")
+    code, out, err = cli("create", "retro.examples.nav", tmp_path / "nav", "--no-estimate")
     assert code == 0, err
-    assert "['^', 'O']" in out and "CNN" in out
+    assert "['^', 'O']" in out and "CNN" in out and "cost" not in out
     code, _, err = cli("create", "no.such.game", tmp_path / "x")
     assert code != 0 and "cannot" in err and "Traceback" not in err
 
@@ -55,3 +57,19 @@ def test_create_help_names_values_plainly(cli, capsys):
     text = capsys.readouterr().out
     assert "--max-turns-per-episode N" in text and "--seed N" in text and "[drawn]" in text
     assert "EPISODE" not in text and "[None]" not in text
+
+
+@pytest.mark.slow
+def test_create_says_what_a_spatial_game_will_cost_here(tmp_path, cli):
+    code, out, err = cli("create", "retro.examples.nav", tmp_path / "nav", "--training-episodes", "2000")
+    assert code == 0, err
+    cost = re.search(r"one update takes ([\d,]+) ms here, a greedy action ([\d.]+) ms, a game step ([\d.]+) ms:\n"
+                     r" +about ([\d,]+) steps/s with train_every = 4; random episodes last ([\d,]+) steps, "
+                     r"so 2,000 episodes take at least [\d.,]+ (s|min|h)\n"
+                     r" +settings that finish in minutes: --train-every 16 --training-episodes (\d+)00 "
+                     r"\(about ([\d,]+) steps/s, [\d.,]+ (s|min|h)\)", out)
+    assert cost, out
+    update_ms, action_ms, step_ms, rate, length = (float(cost[i].replace(",", "")) for i in range(1, 6))
+    assert 0 < action_ms < update_ms and step_ms < update_ms and length >= 1
+    assert rate == pytest.approx(1e3 / (update_ms / 4 + action_ms + step_ms), rel=0.05)
+    assert float(cost[8].replace(",", "")) > rate  # sparser updates: more steps/s
