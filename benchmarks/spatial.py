@@ -52,9 +52,9 @@ def end_to_end(game: str, timed_steps: int) -> dict:
 
 def update_ms(game: str, repeats: int = 30, fill: int = 5_000) -> float:
     """Median ms of the fused update on the game's CNN (batch 64), the buffer filled with random boards."""
+    import core
     import numpy as np
 
-    import core
     from jaxdqn.core.types import NetworkSpec
     meta = _metadata(game)
     width, height = {"nav": (25, 25), "beast": (40, 20)}[game]

@@ -72,8 +72,7 @@ def _print_cost(spec, factory, metadata, encoder, hp) -> None:
 def run(args) -> int:
     from jaxdqn.config import CONFIG_NAME
     from jaxdqn.config.assembly import network_spec
-    from jaxdqn.config.schema import (MODEL_DEFAULTS, TRAINING_DEFAULTS, TRAINING_KEYS, validate_model,
-                                      validate_training)
+    from jaxdqn.config.schema import MODEL_DEFAULTS, TRAINING_DEFAULTS, TRAINING_KEYS, validate_model, validate_training
     from jaxdqn.config.writing import write_config
     from jaxdqn.errors import raise_if
     from jaxdqn.games.encoding import start_game
