@@ -8,17 +8,21 @@
 
 ``metrics`` holds every episode's reward, length and average loss, in the order they
 finished, and ``overflow``: True when a board outgrew ``settings.rows_width`` row lists
-(the run is then not the one the settings describe: raise ``rows_width``).
+(the run is then not the one the settings describe: raise ``rows_width``). With
+``eval_every``, the agent also plays greedily every that many episodes, inside the same
+program (rejax's ``eval_callback`` idea): ``eval_episodes``, ``eval_return``, ``eval_length``,
+or what ``eval_callback`` returns.
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from jaxdqn.core.evaluation import make_evaluate
 from jaxdqn.core.networks import make_network
-from jaxdqn.core.runner import RunnerState, make_runner
+from jaxdqn.core.runner import EpisodeRecords, RunnerState, make_runner
 from jaxdqn.core.settings import Settings
 from jaxdqn.core.types import NetworkSpec
 from jaxdqn.jaxgames.protocol import JaxGame
@@ -31,6 +35,9 @@ class TrainConfig(NamedTuple):
     hidden_sizes: tuple[int, ...] = (128, 64)
     network: Any = None  # a flax module of your own, else the built-in network
     dueling: bool = False  # the built-in network with a dueling head
+    eval_every: int = 0  # episodes between greedy evaluations inside the program; 0: none
+    eval_games: int = 32  # games each evaluation plays, greedily, to their end or max_turns_per_episode
+    eval_callback: Callable | None = None  # (params, key) -> a pytree of arrays, in place of the greedy games
 
 
 def game_spec(game: JaxGame, hidden_sizes, spatial: bool = False, dueling: bool = False) -> NetworkSpec:
@@ -53,21 +60,66 @@ def make_train(config: TrainConfig):
       the updates made during the episode, 0 when none); and ``episodes`` (int32: episodes finished, at
       least ``config.episodes``; games still running when the last one finished stop there) and
       ``overflow`` (bool: a board had more occupied cells than ``settings.rows_width`` row entries, so
-      some were dropped; 0 never overflows).
+      some were dropped; 0 never overflows). With ``config.eval_every = N``, one evaluation each time
+      another N episodes have finished (``K = episodes // N`` of them): ``eval_episodes`` (int32 ``[K]``:
+      episodes finished when it ran, at least N, 2N, ...), and ``eval_return`` and ``eval_length``
+      (float32 ``[K]``: the mean return and length of ``eval_games`` greedy games), or, with
+      ``eval_callback``, ``eval``: what it returned, stacked ``[K, ...]``. Evaluating draws no
+      randomness from training, so the episodes are the same with it or without.
     """
     network = make_network(game_spec(config.game, config.hidden_sizes, dueling=config.dueling), config.network)
     s = config.settings
     runner = make_runner(config.game, network, s, config.episodes + s.steps_per_iteration * s.num_envs)
+    evaluations = config.episodes // config.eval_every if config.eval_every > 0 else 0
+    evaluate = config.eval_callback or _greedy_means(
+        make_evaluate(config.game, network, s.rows_width, config.eval_games, s.max_turns_per_episode))
+    never = jnp.iinfo(jnp.int32).max
 
     def train(key) -> tuple[RunnerState, dict]:
         # one agent on a batch axis of its own: the same (batched) kernels as under jax.vmap(train), so
         # vmapped seeds give exactly what the seeds give one at a time
         agents = jax.tree.map(lambda x: x[None], runner.init(key))
-        agents, _, _ = runner.run_chunk(agents, runner.init_clock(), config.episodes, jnp.iinfo(jnp.int32).max)
+        clock = runner.init_clock()
+        records = jax.tree.map(lambda x: x[0], agents.records)
+        metrics = {}
+        if evaluations:
+            def period(carry, k):
+                agents, clock, records = carry
+                agents, clock, _ = runner.run_chunk(agents, clock, (k + 1) * config.eval_every, never)
+                records = _extend(records, jax.tree.map(lambda x: x[0], agents.records))
+                params = jax.tree.map(lambda x: x[0], agents.learner.params)
+                result = evaluate(params, jax.random.fold_in(jax.random.fold_in(key, EVAL_STREAM), k))
+                return (agents, clock, records), (agents.episodes[0], result)
+
+            (agents, clock, records), (when, results) = jax.lax.scan(
+                period, (agents, clock, records), jnp.arange(evaluations))
+            metrics = {"eval_episodes": when, **(results if config.eval_callback is None else {"eval": results})}
+        agents, _, _ = runner.run_chunk(agents, clock, config.episodes, never)  # the rest, if any
         state = jax.tree.map(lambda x: x[0], agents)
+        records = _extend(records, state.records) if evaluations else state.records
         n = config.episodes
-        metrics = {"episode_reward": state.records.reward[:n], "episode_length": state.records.length[:n],
-                   "episode_loss": state.records.loss[:n], "episodes": state.episodes, "overflow": state.overflow}
-        return state, metrics
+        metrics = {"episode_reward": records.reward[:n], "episode_length": records.length[:n],
+                   "episode_loss": records.loss[:n], "episodes": state.episodes, "overflow": state.overflow,
+                   **metrics}
+        return state._replace(records=records), metrics
 
     return train
+
+
+EVAL_STREAM = 0x5EED  # evaluation keys: fold_in(fold_in(key, EVAL_STREAM), k), apart from training's splits
+
+
+def _greedy_means(evaluate):
+    def means(params, key):
+        rewards, lengths = evaluate(params, key)
+        return {"eval_return": rewards.mean(), "eval_length": lengths.astype(jnp.float32).mean()}
+    return means
+
+
+def _extend(total: EpisodeRecords, chunk: EpisodeRecords) -> EpisodeRecords:
+    """``total`` followed by the episodes one chunk recorded (each chunk's records start empty)."""
+    capacity = total.reward.shape[0]
+    slots = jnp.arange(chunk.reward.shape[0])
+    where = jnp.where(slots < chunk.count, total.count + slots, capacity)  # past the end: dropped
+    return EpisodeRecords(*(t.at[where].set(c, mode="drop") for t, c in zip(total[:-1], chunk[:-1])),
+                          total.count + chunk.count)
