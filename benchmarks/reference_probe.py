@@ -39,7 +39,11 @@ def _fill(trainer, n):
 
 
 def update_time(repeats=200, spatial=False, fill=50_000):
-    trainer = _trainer(spatial=spatial)
+    return _timed_updates(_trainer(spatial=spatial), repeats, fill)
+
+
+def _timed_updates(trainer, repeats, fill):
+    """Median ms of the reference's own update once ``fill`` transitions of play are in its memory."""
     _fill(trainer, fill)
     times = []
     for _ in range(repeats):
@@ -105,14 +109,7 @@ def end_to_end_spatial(game="nav", timed_steps=400):
 
 def update_time_spatial(game="nav", repeats=30, fill=5_000):
     """The reference's update on a spatial game's CNN (batch 64, prioritized), buffer filled by play."""
-    trainer = _spatial_trainer(game)
-    _fill(trainer, fill)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        trainer._train_step()
-        times.append(time.perf_counter() - t0)
-    return {"update_ms_median": statistics.median(times) * 1e3, "buffer_items": fill}
+    return _timed_updates(_spatial_trainer(game), repeats, fill)
 
 
 def learning_curve(seed=0, episodes=2500):
