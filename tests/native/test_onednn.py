@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
 from jaxdqn import native
 from jaxdqn.core.learner import init_learner, make_optimizer, make_update
@@ -67,6 +69,25 @@ def test_onednn_convolution_under_vmap_equals_one_call_per_member():
     batched = jax.jit(jax.vmap(lambda x, k: layers.conv3x3(x, k, relu=True)))(x, kernel)
     for i in range(3):
         np.testing.assert_array_equal(batched[i], layers.conv3x3(x[i], kernel[i], relu=True))
+
+
+def test_onednn_convolution_inside_shard_map_and_scan_as_the_sharded_loop_runs_it():
+    """Values that vary across shard_map's axes pass through the kernel (its results are typed as the
+    inputs are), in a scan of gradient steps, with the numbers of the same steps outside shard_map."""
+    onednn_or_skip()
+    keys = jax.random.split(jax.random.key(2), 2)
+    x = jax.random.normal(keys[0], (1, 2, 5, 6, 3))
+    kernel = jax.random.normal(keys[1], (1, 3, 3, 3, 4))
+
+    def steps(x, kernel):
+        def step(kernel, _):
+            grad = jax.grad(lambda k: jnp.sum(layers.conv3x3(x[0], k[0], relu=True) ** 2))(kernel)
+            return kernel - 0.01 * grad, None
+        return jax.lax.scan(step, kernel, None, length=3)[0]
+
+    mesh = Mesh(np.array(jax.devices()[:1]), ("agents",))
+    sharded = jax.jit(jax.shard_map(steps, mesh=mesh, in_specs=(P("agents"), P("agents")), out_specs=P("agents")))
+    np.testing.assert_array_equal(sharded(x, kernel), jax.jit(steps)(x, kernel))
 
 
 def test_cnn_q_values_and_one_update_equal_with_either_convolution(monkeypatch):

@@ -118,9 +118,23 @@ conv3x3_xla.defvjp(lambda x, w: (xla_conv3x3(x, w), (x, w)),
 
 
 def _onednn_call(target: str, shapes, *args, **attributes):
-    """One of the kernel's FFI targets (jaxdqn/native/conv3x3.cc); under vmap, one call per member."""
+    """One of the kernel's FFI targets (jaxdqn/native/conv3x3.cc); under vmap, one call per member.
+
+    Inside ``shard_map`` the results vary across the mesh axes the arguments vary across (an FFI
+    call's results are otherwise typed as the same on every device, which a custom gradient's
+    types and a ``lax.cond``'s branches must not disagree with).
+    """
     out = [jax.ShapeDtypeStruct(shape, jnp.float32) for shape in shapes]
-    return jax.ffi.ffi_call(target, out, vmap_method="sequential")(*args, **attributes)
+    results = jax.ffi.ffi_call(target, out, vmap_method="sequential")(*args, **attributes)
+    varying = tuple(sorted(frozenset().union(*map(_varying_axes, args))))
+    return [jax.lax.pcast(r, varying, to="varying") for r in results] if varying else results
+
+
+def _varying_axes(x) -> frozenset:
+    """The ``shard_map`` axes along which ``x`` differs from device to device (none outside one)."""
+    aval = jax.typeof(x)
+    manual = getattr(aval, "manual_axis_type", None)  # jax >= 0.10; before: aval.vma
+    return frozenset(manual.varying) if manual is not None else frozenset(getattr(aval, "vma", ()))
 
 
 def _onednn_forward(x, w, bias, *, relu):
@@ -135,33 +149,32 @@ def _onednn_weight_grads(x, g):
     return tuple(_onednn_call("jaxdqn_conv3x3_weight_grad", [(3, 3, x.shape[-1], g.shape[-1]), g.shape[-1:]], x, g))
 
 
-def _weight_grads_xla(x, g):
-    return _weight_grad_xla(x, g), g.sum((0, 1, 2))
-
-
-def _on_cpu(onednn, xla, *args):
-    """``onednn(*args)`` in programs compiled for the CPU, ``xla(*args)`` on other devices."""
-    return jax.lax.platform_dependent(*args, cpu=onednn, default=xla)
-
-
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
 def conv3x3_onednn(x: jax.Array, w: jax.Array, bias: jax.Array, relu: bool = False) -> jax.Array:
-    """:func:`conv3x3` by oneDNN (float32; needs ``jaxdqn.native.load().onednn``), forward and backward."""
-    return _on_cpu(functools.partial(_onednn_forward, relu=relu),
-                   lambda x, w, bias: _bias_relu(xla_conv3x3(x, w), bias, relu), x, w, bias)
+    """:func:`conv3x3` by oneDNN, forward and backward: float32, in programs for the CPU, once
+    ``jaxdqn.native.load().onednn`` (which :func:`conv3x3` checks when it is traced)."""
+    return _onednn_forward(x, w, bias, relu=relu)
 
 
 def _conv3x3_onednn_fwd(x, w, bias, relu):
     y = conv3x3_onednn(x, w, bias, relu)
-    return y, (x, w, y if relu else None)
+    return y, (x, w, bias, y if relu else None)
 
 
 def _conv3x3_onednn_bwd(relu, residuals, g):
-    x, w, y = residuals
+    x, w, bias, y = residuals
     if relu:
         g = jnp.where(y > 0, g, 0.0)
-    dw, dbias = _on_cpu(_onednn_weight_grads, _weight_grads_xla, x, g)
-    return _on_cpu(_onednn_input_grad, _input_grad_xla, g, w), dw, dbias
+    dw, dbias = _onednn_weight_grads(x, g)
+    return tuple(_summed_like(grad, primal) for grad, primal in zip((_onednn_input_grad(g, w), dw, dbias),
+                                                                    (x, w, bias)))
+
+
+def _summed_like(grad, primal):
+    """``grad`` summed over the ``shard_map`` axes it varies along and ``primal`` does not: a value
+    the same on every device was used by each, so its gradient is the sum of theirs."""
+    extra = _varying_axes(grad) - _varying_axes(primal)
+    return jax.lax.psum(grad, tuple(sorted(extra))) if extra else grad
 
 
 conv3x3_onednn.defvjp(_conv3x3_onednn_fwd, _conv3x3_onednn_bwd)
