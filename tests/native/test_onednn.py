@@ -165,3 +165,12 @@ def test_the_kernel_is_compiled_once_into_the_cache(monkeypatch, tmp_path):
     assert [p.name for p in built.parent.iterdir()] == [built.name]  # the work folder is gone
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))  # a second build would fail
     assert onednn.build(found) == built
+
+
+def test_the_kernel_is_chosen_for_programs_that_run_on_the_cpu(monkeypatch):
+    """On a machine whose default backend is a GPU, a trainer told ``device = "cpu"`` traces under
+    ``jax.default_device(cpu)``: its convolutions are the CPU's."""
+    monkeypatch.setattr(layers.jax, "default_backend", lambda: "gpu")
+    assert not layers._traced_for_the_cpu()
+    with jax.default_device(jax.devices("cpu")[0]):
+        assert layers._traced_for_the_cpu()

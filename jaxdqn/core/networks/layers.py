@@ -80,9 +80,18 @@ def conv3x3(x: jax.Array, w: jax.Array, bias: jax.Array | None = None, relu: boo
     """
     if bias is None:
         bias = jnp.zeros(w.shape[-1:], w.dtype)
-    if x.dtype == w.dtype == bias.dtype == jnp.float32 and jax.default_backend() == "cpu" and native.load().onednn:
+    if x.dtype == w.dtype == bias.dtype == jnp.float32 and _traced_for_the_cpu() and native.load().onednn:
         return conv3x3_onednn(x, w, bias, relu)
     return _bias_relu(conv3x3_xla(x, w), bias, relu)
+
+
+def _traced_for_the_cpu() -> bool:
+    """Whether programs traced now run on the CPU: ``jax.default_device``'s platform where one is set
+    (the trainers set it, e.g. ``device = "cpu"`` on a machine with a GPU), else the default backend's."""
+    device = jax.config.jax_default_device
+    if device is None:
+        return jax.default_backend() == "cpu"
+    return getattr(device, "platform", device) == "cpu"
 
 
 def _bias_relu(y, bias, relu):
