@@ -107,7 +107,7 @@ class SnakeForRejax:
 
 
 def first_call(fn, *args):
-    """(result, trace s, lower s, compile s, run s) of a jitted function's first call."""
+    """A jitted function's first call: (result, trace s, lower s, compile s, run s, the compiled function)."""
     t0 = time.perf_counter()
     traced = jax.jit(fn).trace(*args)
     t1 = time.perf_counter()

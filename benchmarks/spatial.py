@@ -52,14 +52,14 @@ def end_to_end(game: str, timed_steps: int) -> dict:
 
 def update_ms(game: str, repeats: int = 30, fill: int = 5_000) -> float:
     """Median ms of the fused update on the game's CNN (batch 64), the buffer filled with random boards."""
+    import importlib
+
     import core
     import numpy as np
 
-    from jaxdqn.core.types import NetworkSpec
-    meta = _metadata(game)
-    width, height = {"nav": (25, 25), "beast": (40, 20)}[game]
-    spec = NetworkSpec(board_height=height, board_width=width, num_channels=len(meta.character_set), num_extras=0,
-                       hidden_sizes=(128, 64), num_actions=len(meta.actions), spatial=True)
+    from jaxdqn.core.training import game_spec
+    twin = importlib.import_module(f"jaxdqn.jaxgames.{game}").JAX_GAME  # the retro game's shapes and actions
+    spec = game_spec(twin, (128, 64), spatial=True)
     return core.time_train_step(spec, 50_000, repeats, fill, np.random.default_rng(0))
 
 

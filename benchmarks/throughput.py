@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import core  # noqa: E402
 import encoding  # noqa: E402
+import spatial  # noqa: E402
 from common import median_ms, print_table, reference_python, run_reference, versions  # noqa: E402
 from training_rate import training_rate  # noqa: E402
 
@@ -50,17 +51,6 @@ def end_to_end(memory_capacity: int, timed_steps: int, num_envs: int = 1) -> dic
         extra = {"num_envs": num_envs} if num_envs != 1 else {}
         with snake_trainer(run_dir, memory_capacity=memory_capacity, **extra) as trainer:
             return training_rate(trainer, lambda: trainer.pipeline.buffer_items, memory_capacity, timed_steps)
-
-
-def nav_end_to_end(timed_steps: int) -> dict:
-    """jaxdqn's loop on nav (its CNN, default hyperparameters), timed as the reference probe times it: from
-    the first episode that ends after updates began, for at least ``timed_steps`` steps."""
-    from retro.examples.nav import create_game
-    meta = GameMetadata(["KEY_LEFT", "KEY_RIGHT"], "score", character_set=["^", "O"], spatial=True)
-    with tempfile.TemporaryDirectory() as run_dir:
-        with DQNTrainer(create_game, meta, run_dir, {}, training_episodes=10**9, seed=0) as trainer:
-            return training_rate(trainer, lambda: trainer.pipeline.buffer_items, trainer.hp["batch_size"],
-                                 timed_steps)
 
 
 def action_selection_ms(repeats: int) -> float:
@@ -137,9 +127,9 @@ def main(argv=None):
         ref_e2e and ref_e2e["steps_per_s"])
 
     nav_steps = 200 if quick else 400
-    nav = [nav_end_to_end(nav_steps)]
+    nav = [spatial.end_to_end("nav", nav_steps)]
     ref_nav = run_reference(ref_py, "e2e_nav", timed_steps=nav_steps)
-    nav.append(nav_end_to_end(nav_steps))
+    nav.append(spatial.end_to_end("nav", nav_steps))
     ours_nav = statistics.median(r["steps_per_s"] for r in nav)
     results["end_to_end_nav"] = {"jaxdqn_runs": nav, "jaxdqn_steps_per_s": ours_nav, "reference": ref_nav}
     row("end-to-end steps/s, nav defaults (CNN), once updates run", ours_nav, ref_nav and ref_nav["steps_per_s"])

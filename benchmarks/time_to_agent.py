@@ -6,7 +6,8 @@
 
 ``reference`` makes a run directory with the reference's own ``retro-gamer init`` (its defaults:
 the CNN for nav and beast; for snake, which has no metadata of its own, its actions, reward and
-``observe_state = ["apple_dx", "apple_dy"]``, as jaxdqn's known-game metadata has them), trains it with ``retro-gamer train`` for ``--minutes`` of wall time
+``observe_state = ["apple_dx", "apple_dy"]``, as jaxdqn's known-game metadata has them), trains it
+with ``retro-gamer train`` for ``--minutes`` of wall time
 (stopped with Ctrl+C; the reference saves a checkpoint every 100 episodes), then plays its newest
 checkpoint greedily on 100 retro games (its own ``TrainedPolicy``, as its ``play`` does), each cut at
 2,000 turns. ``jaxdqn`` copies ``runs/GAME-jax`` (snake, nav, beast), keeps all its checkpoints, runs ``python -m jaxdqn.train`` for ``--seconds`` of wall time (compile
@@ -123,12 +124,12 @@ def report(out: Path) -> None:
         ours["checkpoints"].sort(key=lambda c: c["seconds"])
         target = ref["score"]
         reached = next((c for c in ours["checkpoints"] if target is not None and c["score"] >= target), None)
-        within = [c for c in ours["checkpoints"] if c["seconds"] <= 120]
-        best = max(within, key=lambda c: c["score"]) if within else None
+        early = [c for c in ours["checkpoints"] if c["seconds"] <= 120]
+        best = max(early, key=lambda c: c["score"]) if early else None
         rows.append((game, f"{target:+.1f} ({ref['checkpoint']}, {ref['minutes']:g} min)" if target is not None
                      else "no checkpoint", f"{reached['seconds']:.0f} s ({reached['checkpoint']}, "
                      f"{reached['score']:+.1f})" if reached else "not reached",
-                     f"{within[-1]['score']:+.1f} (best {best['score']:+.1f})" if within else "-"))
+                     f"{early[-1]['score']:+.1f} (best {best['score']:+.1f})" if early else "-"))
     print_table(rows, ("game", "reference greedy after its training", "jaxdqn reaches it at",
                        "jaxdqn at 2 min (last checkpoint)"))
 

@@ -71,8 +71,8 @@ def make_train(config: TrainConfig):
     s = config.settings
     runner = make_runner(config.game, network, s, config.episodes + s.steps_per_iteration * s.num_envs)
     evaluations = config.episodes // config.eval_every if config.eval_every > 0 else 0
-    evaluate = config.eval_callback or _greedy_means(
-        make_evaluate(config.game, network, s.rows_width, config.eval_games, s.max_turns_per_episode))
+    evaluate = (config.eval_callback or _greedy_means(make_evaluate(
+        config.game, network, s.rows_width, config.eval_games, s.max_turns_per_episode))) if evaluations else None
     never = jnp.iinfo(jnp.int32).max
 
     def train(key) -> tuple[RunnerState, dict]:

@@ -78,10 +78,9 @@ def conv3x3(x: jax.Array, w: jax.Array, bias: jax.Array | None = None, relu: boo
     builds (``jaxdqn.native.load()`` says), else XLA's operations do; both give the same values
     to float32 rounding (tested).
     """
-    if bias is None:
-        bias = jnp.zeros(w.shape[-1:], w.dtype)
-    if x.dtype == w.dtype == bias.dtype == jnp.float32 and _traced_for_the_cpu() and native.load().onednn:
-        return conv3x3_onednn(x, w, bias, relu)
+    if x.dtype == w.dtype == jnp.float32 and (bias is None or bias.dtype == jnp.float32) \
+            and _traced_for_the_cpu() and native.load().onednn:
+        return conv3x3_onednn(x, w, jnp.zeros(w.shape[-1:], w.dtype) if bias is None else bias, relu)
     return _bias_relu(conv3x3_xla(x, w), bias, relu)
 
 
@@ -95,7 +94,7 @@ def _traced_for_the_cpu() -> bool:
 
 
 def _bias_relu(y, bias, relu):
-    y = y + bias
+    y = y if bias is None else y + bias
     return jax.nn.relu(y) if relu else y
 
 
