@@ -5,6 +5,7 @@ Both buffers share one interface, so a training step can be written once::
     buffer = make_prioritized_buffer(capacity=50_000)   # or make_uniform_buffer(...)
     state = buffer.init(example_transition(obs))         # obs: one observation, no batch axis
     state = buffer.add(state, transitions)               # a batch: every leaf has a leading axis
+    state = buffer.add(state, transitions, valid)        # ... only where the traced flag ``valid`` holds
     state = buffer.add_one(state, transition)            # or a single transition
     batch, indices, weights = buffer.sample(state, key, batch_size)
     state = buffer.update(state, indices, abs_td)        # no-op for the uniform buffer
@@ -70,15 +71,21 @@ def check_batch(state: RingState, batch: Transition) -> int:
     return n
 
 
-def ring_add(state: RingState, batch: Transition) -> tuple[RingState, jax.Array]:
-    """Write a batch of transitions at the ring's head; returns the new state and their slots."""
+def ring_add(state: RingState, batch: Transition, valid=True) -> tuple[RingState, jax.Array]:
+    """Write a batch of transitions at the ring's head; returns the new state and their slots. Where the
+    scalar flag ``valid`` is False the slots get their own contents back and the head stays: nothing changes,
+    and the buffer is still written in place (a ``jnp.where`` over it would copy all of it)."""
     capacity = jax.tree.leaves(state.data)[0].shape[0]
     n = check_batch(state, batch)
     slots = (state.position + jnp.arange(n, dtype=jnp.int32)) % capacity
-    data = jax.tree.map(lambda store, new: store.at[slots].set(jnp.asarray(new).astype(store.dtype)),
-                        state.data, batch)
-    position = (state.position + n) % capacity
-    size = jnp.minimum(state.size + n, capacity)
+
+    def write(store, new):
+        new = jnp.asarray(new).astype(store.dtype)
+        return store.at[slots].set(new if valid is True else jnp.where(valid, new, store[slots]))
+
+    data = jax.tree.map(write, state.data, batch)
+    position = jnp.where(valid, (state.position + n) % capacity, state.position)
+    size = jnp.where(valid, jnp.minimum(state.size + n, capacity), state.size)
     return RingState(data, position, size), slots
 
 
@@ -108,8 +115,8 @@ def make_uniform_buffer(capacity: int) -> ReplayBuffer:
     def init(example: Transition) -> RingState:
         return ring_init(example, capacity)
 
-    def add(state: RingState, batch: Transition) -> RingState:
-        return ring_add(state, batch)[0]
+    def add(state: RingState, batch: Transition, valid=True) -> RingState:
+        return ring_add(state, batch, valid)[0]
 
     def sample(state: RingState, key: jax.Array, batch_size: int):
         _check_sample(state.size, batch_size)
@@ -135,14 +142,19 @@ def make_prioritized_buffer(capacity: int, alpha: float = 0.6, beta: float = 0.4
     def init(example: Transition) -> PrioritizedState:
         return PrioritizedState(ring_init(example, capacity), sum_tree.init(capacity), sum_tree.init(capacity))
 
-    def add(state: PrioritizedState, batch: Transition) -> PrioritizedState:
+    def add(state: PrioritizedState, batch: Transition, valid=True) -> PrioritizedState:
+        """``batch`` at the current maximum priority (only where ``valid``, as ``ring_add`` says)."""
         max_priority = jnp.where(state.ring.size > 0, sum_tree.total(state.maxima, jnp.max), 1.0)
-        ring, slots = ring_add(state.ring, batch)
+        ring, slots = ring_add(state.ring, batch, valid)
         priority = jnp.full(slots.shape, max_priority, jnp.float32)
+        sums, maxima = priority**alpha, priority
+        if valid is not True:
+            sums = jnp.where(valid, sums, sum_tree.leaves(state.sums, slots))
+            maxima = jnp.where(valid, maxima, sum_tree.leaves(state.maxima, slots))
         return PrioritizedState(
             ring,
-            sum_tree.set_leaves(state.sums, slots, priority**alpha),
-            sum_tree.set_leaves(state.maxima, slots, priority, jnp.max),
+            sum_tree.set_leaves(state.sums, slots, sums),
+            sum_tree.set_leaves(state.maxima, slots, maxima, jnp.max),
         )
 
     def sample(state: PrioritizedState, key: jax.Array, batch_size: int):

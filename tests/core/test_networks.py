@@ -125,6 +125,19 @@ def test_the_xla_convolutions_cheaper_gradient_matches_xlas_own():
     np.testing.assert_allclose(conv3x3_xla(x, w), xla_conv3x3(x, w), rtol=1e-6)
 
 
+def test_the_one_hot_layers_gradient_is_the_matmuls_alone_and_vmapped():
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.integers(0, 2, size=(3, 6, 20)), jnp.float32)  # 3 members, a batch of 6 inputs each
+    w = jnp.asarray(rng.normal(size=(3, 20, 4)), jnp.float32)
+    g = jnp.asarray(rng.normal(size=(3, 6, 4)), jnp.float32)
+    loss = lambda f: (lambda x, w, g: (f(x, w) * g).sum())
+    ours = jax.vmap(jax.grad(loss(layers.one_hot_dense), 1))(x, w, g)
+    plain = jax.vmap(jax.grad(loss(jnp.matmul), 1))(x, w, g)
+    np.testing.assert_allclose(ours, plain, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jax.grad(loss(layers.one_hot_dense), 1)(x[0], w[0], g[0]), plain[0], rtol=1e-5)
+    np.testing.assert_allclose(layers.one_hot_dense(x[0], w[0]), x[0] @ w[0], rtol=1e-6)
+
+
 def test_wrong_observations_are_explained_at_trace_time():
     net = make_network(SMALL_SPEC)
     params = net.init(jax.random.PRNGKey(0))

@@ -179,3 +179,18 @@ def test_sampling_an_empty_buffer_is_an_error_or_weightless(make):
     np.testing.assert_array_equal(weights, np.zeros(4))  # never NaN
     with pytest.raises(TypeError, match="static_argnames='batch_size'"):
         jax.jit(buffer.sample)(state, jax.random.PRNGKey(0), 4)
+
+
+@pytest.mark.parametrize("make", [make_uniform_buffer, make_prioritized_buffer])
+def test_add_where_not_valid_changes_nothing_and_where_valid_is_a_plain_add(make):
+    buffer = make(8)
+    state = buffer.add(buffer.init(EXAMPLE), _numbered(6))
+    if make is make_prioritized_buffer:  # priorities other than the maximum, so writing them back shows
+        state = buffer.update(state, jnp.arange(6), jnp.arange(6, dtype=jnp.float32) / 10)
+    add = jax.jit(buffer.add)
+    skipped = add(state, _numbered(4, 100), jnp.bool_(False))
+    for a, b in zip(jax.tree.leaves(skipped), jax.tree.leaves(state)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(jax.tree.leaves(add(state, _numbered(4, 100), jnp.bool_(True))),
+                    jax.tree.leaves(buffer.add(state, _numbered(4, 100)))):
+        np.testing.assert_array_equal(a, b)

@@ -64,6 +64,28 @@ def _sum_rows_bwd(residuals, g):
 sum_rows.defvjp(_sum_rows_fwd, _sum_rows_bwd)
 
 
+@jax.custom_vjp
+def one_hot_dense(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """``x @ kernel`` for a batch of (one-hot) inputs ``x``, which take no gradient.
+
+    The kernel's gradient is written ``x.T @ g`` with ``x`` first, so it comes out ``[inputs, outputs]``
+    as the kernel is laid out: under ``vmap`` (seeds, sweeps) XLA's CPU backend otherwise computes
+    ``g.T @ x`` and transposes it inside Adam's pass over the kernel, reading it across its rows.
+    """
+    return x @ kernel
+
+
+def _one_hot_dense_fwd(x, kernel):
+    return x @ kernel, x
+
+
+def _one_hot_dense_bwd(x, g):
+    return None, jnp.einsum("bi,bj->ij", x, g)
+
+
+one_hot_dense.defvjp(_one_hot_dense_fwd, _one_hot_dense_bwd)
+
+
 def xla_conv3x3(x, w):
     """XLA's own same-padded, stride-1 NHWC convolution."""
     return jax.lax.conv_general_dilated(x, w, window_strides=(1, 1), padding="SAME",

@@ -21,7 +21,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxdqn.core.networks.layers import conv3x3, one_hot_board, sum_rows, torch_uniform
+from jaxdqn.core.networks.layers import conv3x3, one_hot_board, one_hot_dense, sum_rows, torch_uniform
 from jaxdqn.core.types import NetworkSpec, Observation, RowsObservation
 
 CONV_CHANNELS = (32, 64)
@@ -56,7 +56,7 @@ class BoardInput(nn.Module):
             h = sum_rows(board_kernel, obs.rows)
         else:
             onehot = one_hot_board(obs.board, self.spec.num_channels)
-            h = onehot.reshape(onehot.shape[0], -1) @ board_kernel
+            h = one_hot_dense(onehot.reshape(onehot.shape[0], -1), board_kernel)
         if n_extras:
             h = h + obs.extras.astype(jnp.float32) @ self.param("extras_kernel", init, (n_extras, self.features))
         return h + bias
