@@ -65,6 +65,8 @@ _EXPORTS = {
     "make_train": "jaxdqn.core",
     "TrainConfig": "jaxdqn.core",
     "Settings": "jaxdqn.core",
+    "Hyperparameters": "jaxdqn.core",
+    "grid": "jaxdqn.core",
     "make_runner": "jaxdqn.core",
     "JaxGame": "jaxdqn.jaxgames",
     "from_gymnax": "jaxdqn.jaxgames",

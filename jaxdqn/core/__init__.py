@@ -2,6 +2,7 @@
 
 - :mod:`~jaxdqn.core.types`      observations, transitions, the shapes that fix a network
 - :mod:`~jaxdqn.core.settings`   the algorithm's hyperparameters, typed, with their defaults
+- :mod:`~jaxdqn.core.hyperparameters`  the shape-free ones as traced values (sweeps in one program)
 - :mod:`~jaxdqn.core.networks`   Q-networks (flax modules behind a pure ``init``/``apply`` adapter)
 - :mod:`~jaxdqn.core.losses`     TD errors and the DQN loss (rlax style, per transition)
 - :mod:`~jaxdqn.core.learner`    optimizer, learner state, the update step
@@ -25,6 +26,7 @@ from jaxdqn.lazy import lazy_attributes
 _EXPORTS = {
     "Clock": "jaxdqn.core.runner", "EpisodeRecords": "jaxdqn.core.runner", "Runner": "jaxdqn.core.runner",
     "RunnerState": "jaxdqn.core.runner", "Settings": "jaxdqn.core.settings", "make_runner": "jaxdqn.core.runner",
+    "Hyperparameters": "jaxdqn.core.hyperparameters", "grid": "jaxdqn.core.hyperparameters",
     "TrainConfig": "jaxdqn.core.training", "game_spec": "jaxdqn.core.training", "make_train": "jaxdqn.core.training",
 }
 __all__ = sorted(_EXPORTS)

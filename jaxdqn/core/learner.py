@@ -11,7 +11,7 @@ import optax
 from jaxdqn.core.losses import td_loss
 from jaxdqn.core.networks import Network
 
-MAX_GRAD_NORM = 10.0
+MAX_GRAD_NORM = 10.0  # the reference's clip (Settings.max_grad_norm's default)
 
 
 class LearnerState(NamedTuple):
@@ -43,7 +43,10 @@ def clip_by_global_norm(max_norm: float) -> optax.GradientTransformation:
 
 
 def make_optimizer(learning_rate: float, max_grad_norm: float = MAX_GRAD_NORM) -> optax.GradientTransformation:
-    """Clip by global norm (like ``clip_grad_norm_``), then Adam with an injectable learning rate."""
+    """Clip by global norm (like ``clip_grad_norm_``), then Adam with an injectable learning rate.
+
+    ``max_grad_norm`` may be a traced value: it is no part of the optimizer's state, so an optimizer made
+    inside a traced function with each agent's own clip updates the state ``init`` made."""
     return optax.chain(
         clip_by_global_norm(max_grad_norm),
         optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate),
@@ -79,6 +82,7 @@ def update(
     target_update_period: int | None,
     double_dqn: bool = False,
     axis_name: str | None = None,
+    huber_delta: float = 1.0,
 ) -> tuple[LearnerState, UpdateMetrics]:
     """One gradient step on ``batch``; every ``target_update_period`` steps the target becomes a hard copy.
 
@@ -89,7 +93,7 @@ def update(
     identical on every device.
     """
     (loss, abs_td), grads = jax.value_and_grad(td_loss, has_aux=True)(
-        state.params, state.target_params, apply_fn, batch, gamma, weights, double_dqn
+        state.params, state.target_params, apply_fn, batch, gamma, weights, double_dqn, huber_delta
     )
     if axis_name is not None:
         grads, loss = jax.lax.pmean((grads, loss), axis_name)
@@ -130,6 +134,7 @@ def make_update(
     jit: bool = True,
     donate: bool = True,
     axis_name: str | None = None,
+    huber_delta: float = 1.0,
 ):
     """``update(state, batch, weights) -> (state, metrics)``: one gradient step on a batch.
 
@@ -142,6 +147,7 @@ def make_update(
     fn = functools.partial(
         update, apply_fn=network.apply, optimizer=optimizer, gamma=gamma,
         target_update_period=target_update_period, double_dqn=double_dqn, axis_name=axis_name,
+        huber_delta=huber_delta,
     )
     if not jit:
         return fn
@@ -191,9 +197,11 @@ def flush(buffer, buffer_state, pending: PendingPriorities | None):
 
 
 def make_train_step(network: Network, optimizer, buffer, *, batch_size: int, gamma: float = 0.99,
-                    target_update_period: int | None = None, double_dqn: bool = False, jit: bool = True):
+                    target_update_period: int | None = None, double_dqn: bool = False, jit: bool = True,
+                    huber_delta: float = 1.0):
     """:func:`train_step` bound to a network, optimizer and buffer; jitted with learner and buffer
     states donated (updated in place), or plain with ``jit=False`` to compose into a larger jit."""
-    update_fn = make_update(network, optimizer, gamma, target_update_period, double_dqn, jit=False)
+    update_fn = make_update(network, optimizer, gamma, target_update_period, double_dqn, jit=False,
+                            huber_delta=huber_delta)
     fn = functools.partial(train_step, buffer=buffer, update_fn=update_fn, batch_size=batch_size)
     return jax.jit(fn, donate_argnums=(0, 1)) if jit else fn

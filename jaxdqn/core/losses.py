@@ -38,8 +38,11 @@ def td_loss(
     gamma: float,
     weights: jax.Array | None = None,
     double_dqn: bool = False,
+    huber_delta: float = 1.0,
 ) -> tuple[jax.Array, jax.Array]:
     """Mean (importance-weighted) Huber TD loss over a batch of ``Transition``s.
+
+    ``gamma`` and ``huber_delta`` may be traced values (a hyperparameter sweep vmaps over them).
 
     Returns ``(loss, abs_td)`` where ``abs_td`` holds one ``|TD error|`` per sample,
     ready to become new replay priorities.
@@ -54,7 +57,7 @@ def td_loss(
         td = jax.vmap(double_q_learning_td)(q_tm1, batch.action, reward, discount, q_t, q_t_selector)
     else:
         td = jax.vmap(q_learning_td)(q_tm1, batch.action, reward, discount, q_t)
-    per_sample = huber(td)
+    per_sample = huber(td, huber_delta)
     if weights is not None:
         per_sample = per_sample * weights
     return jnp.mean(per_sample), jnp.abs(td)

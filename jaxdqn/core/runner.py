@@ -16,6 +16,10 @@ an update finds ``target_update_freq`` game steps passed since the previous upda
 period; an episode cut at ``max_turns_per_episode`` is not terminal (its last transition
 bootstraps). What differs is the phase: an iteration's updates come after its transitions.
 
+The shape-free hyperparameters (:class:`~jaxdqn.core.hyperparameters.Hyperparameters`) are each
+agent's own values in its state, so agents stacked or vmapped together may differ in them (a sweep);
+the clock holds the target period, one for all agents or one each.
+
 An MLP's observations are stored as row lists of a fixed width (see
 :class:`~jaxdqn.core.types.RowsObservation`); a board with more occupied cells sets ``overflow``
 and ends the chunk, and the caller reruns the chunk with wider lists.
@@ -29,7 +33,9 @@ import jax.numpy as jnp
 
 from jaxdqn.core import learner
 from jaxdqn.core.acting import epsilon_greedy
+from jaxdqn.core.hyperparameters import Hyperparameters
 from jaxdqn.core.learner import LearnerState, PendingPriorities
+from jaxdqn.core.member_loops import any_member, keep_where, member_runs
 from jaxdqn.core.networks import Network
 from jaxdqn.core.rows import to_stored
 from jaxdqn.core.schedules import decayed_epsilon, decayed_learning_rate, target_copy_due
@@ -51,12 +57,14 @@ class EpisodeRecords(NamedTuple):
 class Clock(NamedTuple):
     """Counters every agent of a run shares (they all play the same number of steps): what decides
     when updates start and when the target network is copied, outside ``vmap`` so those decisions
-    stay real branches."""
+    stay real branches. The target fields are scalars, or ``[agents]`` when stacked agents have
+    target periods of their own (a sweep over ``target_update_freq``)."""
 
     added: jax.Array  # int32: transitions each agent has added to replay (saturating)
     period: jax.Array  # int32: game steps // target_update_freq
     phase: jax.Array  # int32: game steps % target_update_freq
     last_update_period: jax.Array  # int32: ``period`` at the last update (-1 before the first)
+    target_update_freq: jax.Array  # int32: game steps between target copies (config, not progress)
 
 
 class RunnerState(NamedTuple):
@@ -78,6 +86,7 @@ class RunnerState(NamedTuple):
     key: jax.Array
     records: EpisodeRecords
     overflow: jax.Array  # bool: a board had more occupied cells than the row lists hold
+    hyper: Hyperparameters  # this agent's shape-free hyperparameters (config, not progress)
 
 
 def _where(mask, a, b):
@@ -97,15 +106,12 @@ def _append(records: EpisodeRecords, ended, reward, length, loss, epsilon) -> Ep
 class Runner(NamedTuple):
     """The compiled loop's pure functions for one game, network and settings."""
 
-    init: Any  # key -> RunnerState (one agent)
+    init: Any  # (key, shard=0, hyper=None) -> RunnerState (one agent; hyper: the settings' by default)
     run_chunk: Any  # (agent or stacked agents, clock, target_episodes, max_iterations) -> (agents, clock, iterations)
     updates: Any  # (agent, key, n) -> agent: n updates on its replay, no game played (the update's own cost)
     settings: Settings
     records: int  # capacity of the episode records
-
-    @staticmethod
-    def init_clock() -> Clock:
-        return Clock(jnp.int32(0), jnp.int32(0), jnp.int32(0), jnp.int32(-1))
+    init_clock: Any  # (target_update_freq=None) -> Clock: the settings' period, or a scalar or [agents] of them
 
 
 def make_runner(game: JaxGame, network: Network, settings: Settings, records: int, data_axis: str | None = None,
@@ -124,14 +130,25 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
     n = s.num_envs // data_shards  # this device's games
     batch_size, capacity = s.batch_size // data_shards, s.memory_capacity // data_shards
     steps, updates = s.steps_per_iteration, s.updates_per_iteration
-    optimizer, buffer = s.optimizer(), s.buffer(capacity, stride=n)  # a step adds one transition per game
-    update_fn = learner.make_update(network, optimizer, s.gamma, None, s.double_dqn, jit=False, axis_name=data_axis)
+    buffer = s.buffer(capacity, stride=n)  # a step adds one transition per game
+
+    def optimizer(hyper: Hyperparameters):
+        return learner.make_optimizer(hyper.learning_rate, hyper.max_grad_norm)
+
+    def learning(hyper: Hyperparameters):
+        """The sampling buffer and update for an agent's hyperparameters (traced values, closed over in the
+        trace: the optimizer's and buffer's states do not depend on them)."""
+        return (s.buffer(capacity, stride=n, gamma=hyper.gamma),
+                learner.make_update(network, optimizer(hyper), hyper.gamma, None, s.double_dqn, jit=False,
+                                    axis_name=data_axis, huber_delta=hyper.huber_delta))
 
     def over_data(x):
         return jax.lax.psum(x, data_axis) if data_axis else x
 
-    def init(key, shard=0) -> RunnerState:
-        """One agent (its share of games and replay on data shard ``shard``: the same network, other games)."""
+    def init(key, shard=0, hyper: Hyperparameters | None = None) -> RunnerState:
+        """One agent (its share of games and replay on data shard ``shard``: the same network, other games),
+        with ``hyper`` (default: the settings' values)."""
+        hyper = Hyperparameters.from_settings(s) if hyper is None else hyper
         init_key, game_key, run_key = jax.random.split(key, 3)
         if data_axis:
             game_key, run_key = jax.random.fold_in(game_key, shard), jax.random.fold_in(run_key, shard)
@@ -139,21 +156,21 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         stored, overflow = to_stored(obs, spec, s.rows_width)
         example = example_transition(jax.tree.map(lambda x: x[0], stored), ended=s.n_step > 1)
         params = network.init(init_key)
-        state = LearnerState(params, params, optimizer.init(params), jnp.zeros((), jnp.int32))
+        state = LearnerState(params, params, optimizer(hyper).init(params), jnp.zeros((), jnp.int32))
         zeros_f, zeros_i = jnp.zeros((n,), jnp.float32), jnp.zeros((n,), jnp.int32)
         return RunnerState(
             state, buffer.init(example),
             PendingPriorities(jnp.zeros((batch_size,), jnp.int32), jnp.zeros((batch_size,), jnp.float32)),
             jnp.bool_(False), games, stored, zeros_f, zeros_i, zeros_f, zeros_i,
-            jnp.float32(s.epsilon), jnp.float32(s.learning_rate), jnp.int32(0), run_key,
+            jnp.float32(hyper.epsilon), jnp.float32(hyper.learning_rate), jnp.int32(0), run_key,
             EpisodeRecords(jnp.zeros((records,), jnp.float32), jnp.zeros((records,), jnp.int32),
                            jnp.zeros((records,), jnp.float32), jnp.zeros((records,), jnp.float32), jnp.int32(0)),
-            overflow)
+            overflow, hyper)
 
     acting_fields = ("games", "obs", "ep_reward", "ep_length", "ep_loss", "ep_updates", "epsilon", "learning_rate",
                      "episodes", "records", "overflow")
 
-    def game_step(params, a: dict, key):
+    def game_step(params, hyper: Hyperparameters, a: dict, key):
         """One step of every game; ``a`` holds only the fields acting changes (a scan over the whole state
         would carry replay and learner through every step)."""
         act_key, env_key = jax.random.split(key)
@@ -162,7 +179,9 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         out = step_and_reset_games(game, a["games"], actions, jax.random.split(env_key, n), cut)
         ended = out.done | cut
         final, overflow = to_stored(out.final_obs, spec, s.rows_width)
-        fresh, fresh_overflow = jax.lax.cond(jnp.any(ended), lambda: to_stored(out.obs, spec, s.rows_width),
+        # any_member: under vmap one branch for all members, not both for each (see member_loops)
+        fresh, fresh_overflow = jax.lax.cond(any_member(jnp.any(ended)),
+                                             lambda: to_stored(out.obs, spec, s.rows_width),
                                              lambda: (final, jnp.bool_(False)))
         transition = Transition(a["obs"], actions, out.reward.astype(jnp.float32), final, out.done,
                                 ended=ended if s.n_step > 1 else None)
@@ -171,52 +190,62 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         finished = over_data(jnp.sum(ended))
         trained = over_data(jnp.sum(ended & (a["ep_updates"] > 0)))
         keep = ~ended
-        epsilon = decayed_epsilon(a["epsilon"], finished, jnp.float32(s.epsilon_decay), s.epsilon_min, jnp.maximum)
+        epsilon = decayed_epsilon(a["epsilon"], finished, hyper.epsilon_decay, hyper.epsilon_min, jnp.maximum)
         a = dict(
             games=out.state, obs=_where(ended, fresh, final),
             ep_reward=jnp.where(keep, reward, 0.0), ep_length=jnp.where(keep, length, 0),
             ep_loss=jnp.where(keep, a["ep_loss"], 0.0), ep_updates=jnp.where(keep, a["ep_updates"], 0),
             epsilon=epsilon,
-            learning_rate=decayed_learning_rate(a["learning_rate"], trained, jnp.float32(s.learning_rate_decay)),
+            learning_rate=decayed_learning_rate(a["learning_rate"], trained, hyper.learning_rate_decay),
             episodes=a["episodes"] + finished, records=_append(a["records"], ended, reward, length, loss, epsilon),
             overflow=a["overflow"] | overflow | fresh_overflow)
         return a, transition
 
-    def train_once(r: RunnerState, key) -> tuple[RunnerState, None]:
+    def train_once(r: RunnerState, key, runs=True) -> tuple[RunnerState, None]:
+        """One update (its replay writes only where ``runs``: see :mod:`jaxdqn.core.member_loops`)."""
         state = r.learner._replace(opt_state=learner.set_learning_rate(r.learner.opt_state, r.learning_rate))
-        replay = buffer.update(r.replay, r.pending.indices, r.pending.abs_td, r.has_pending)
-        batch, indices, weights = buffer.sample(replay, key, batch_size)
+        sampling, update_fn = learning(r.hyper)
+        replay = buffer.update(r.replay, r.pending.indices, r.pending.abs_td, r.has_pending & runs)
+        batch, indices, weights = sampling.sample(replay, key, batch_size)
         state, metrics = update_fn(state, batch, weights)
         return r._replace(learner=state, replay=replay, pending=PendingPriorities(indices, metrics.abs_td),
                           has_pending=jnp.bool_(True), ep_loss=r.ep_loss + metrics.loss,
                           ep_updates=r.ep_updates + 1), None
 
-    def train(r: RunnerState, sync, key) -> RunnerState:
-        r = r._replace(learner=jax.lax.cond(sync, lambda x: x._replace(target_params=x.params), lambda x: x,
-                                            r.learner))
-        return jax.lax.scan(train_once, r, jax.random.split(key, updates))[0]
+    def train(r: RunnerState, sync, key, runs) -> RunnerState:
+        def copy(x: LearnerState) -> LearnerState:  # where sync: several agents or runs may differ in it
+            return x._replace(target_params=jax.tree.map(lambda p, t: jnp.where(sync, p, t), x.params,
+                                                         x.target_params))
+        r = r._replace(learner=jax.lax.cond(any_member(sync), copy, lambda x: x, r.learner))
+        return jax.lax.scan(lambda r, k: train_once(r, k, runs), r, jax.random.split(key, updates))[0]
 
-    def iteration(r: RunnerState, train_now: bool, sync) -> RunnerState:
+    def iteration(r: RunnerState, train_now: bool, sync, runs) -> RunnerState:
         """One agent's iteration; its updates happen when ``train_now`` (a Python bool: warm-up iterations,
-        before replay holds a batch, are a loop of their own, so no branch copies the state)."""
+        before replay holds a batch, are a loop of their own, so no branch copies the state). Replay is written
+        only where ``runs``; the caller keeps the rest of the old state where it does not."""
         key, step_key, update_key = jax.random.split(r.key, 3)
         params = r.learner.params
-        acting, transitions = jax.lax.scan(lambda a, k: game_step(params, a, k),
+        acting, transitions = jax.lax.scan(lambda a, k: game_step(params, r.hyper, a, k),
                                            {f: getattr(r, f) for f in acting_fields}, jax.random.split(step_key, steps))
         flat = jax.tree.map(lambda x: x.reshape((steps * n,) + x.shape[2:]), transitions)
-        r = r._replace(key=key, replay=buffer.add(r.replay, flat), **acting)
-        return train(r, sync, update_key) if train_now else r
+        r = r._replace(key=key, replay=buffer.add(r.replay, flat, runs), **acting)
+        return train(r, sync, update_key, runs) if train_now else r
 
     def tick(clock: Clock) -> tuple[Clock, jax.Array]:
         """The clock after an iteration's transitions, and whether its first update copies the target first
         (``target_update_freq`` game steps passed since the last update's period)."""
         phase = clock.phase + steps * s.num_envs
         added = jnp.minimum(clock.added + steps * s.num_envs, 1 << 30)
-        period = clock.period + phase // s.target_update_freq
+        period = clock.period + phase // clock.target_update_freq
         can_train = added >= s.batch_size
         sync = can_train & target_copy_due(period, clock.last_update_period)
         last = jnp.where(can_train, period, clock.last_update_period)
-        return Clock(added, period, phase % s.target_update_freq, last), sync
+        return Clock(added, period, phase % clock.target_update_freq, last, clock.target_update_freq), sync
+
+    def init_clock(target_update_freq=None) -> Clock:
+        freq = jnp.asarray(s.target_update_freq if target_update_freq is None else target_update_freq, jnp.int32)
+        zeros = jnp.zeros_like(freq)
+        return Clock(jnp.int32(0), zeros, zeros, zeros - 1, freq)
 
     def run_chunk(agents: RunnerState, clock: Clock, target_episodes, max_iterations):
         """Iterate every agent until each has finished ``target_episodes``, or ``max_iterations`` ran, or a
@@ -224,13 +253,16 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
 
         ``agents`` is one agent as ``init`` makes it, or several stacked on a leading axis (``vmap`` of
         ``init``); a single agent is kept without that axis, so its scatters and gathers carry no batch
-        dimension and its buffers are updated in place."""
+        dimension and its buffers are updated in place.
+
+        Under ``jax.vmap`` (runs side by side: ``jax.vmap(make_train(...))``), each run stops on its own
+        while the loop goes on for the others, without copying any buffer (:mod:`jaxdqn.core.member_loops`)."""
         agents = agents._replace(records=agents.records._replace(count=jnp.zeros_like(agents.records.count)))
         if mesh_axes:  # each process sizes its chunks by its own clock; every device must run the same count
             max_iterations = jax.lax.pmin(max_iterations, mesh_axes)
         batched = agents.episodes.ndim > 0
 
-        def more(carry):
+        def wants_more(carry):  # this run's own condition (every stacked agent's together)
             agents, _, done = carry
             fewest, overflow = jnp.min(agents.episodes), jnp.any(agents.overflow)
             if mesh_axes:
@@ -238,22 +270,27 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
                 overflow = jax.lax.pmax(overflow.astype(jnp.int32), mesh_axes) > 0
             return (fewest < target_episodes) & (done < max_iterations) & ~overflow
 
-        def body(train_now):
-            step = jax.vmap(iteration, in_axes=(0, None, None)) if batched else iteration
+        def wants_warming(carry):  # ... and the next iteration ends before replay holds a batch
+            return wants_more(carry) & (carry[1].added + steps * s.num_envs < s.batch_size)
+
+        def loop(wants, train_now: bool, carry):
+            own_periods = jnp.ndim(clock.target_update_freq) > 0  # each agent copies its target when due
+            step = (jax.vmap(iteration, in_axes=(0, None, 0 if own_periods else None, None)) if batched
+                    else iteration)
 
             def run(carry):
                 agents, clock, done = carry
-                clock, sync = tick(clock)
-                return step(agents, train_now, sync), clock, done + 1
-            return run
+                runs = member_runs(wants(carry))
+                ticked, sync = tick(clock)
+                stepped = step(agents, train_now, sync, runs)
+                agents, clock, done = keep_where(runs, (stepped._replace(replay=None), ticked, done + 1),
+                                                 (agents._replace(replay=None), clock, done))
+                return agents._replace(replay=stepped.replay), clock, done
+            return jax.lax.while_loop(lambda carry: any_member(wants(carry)), run, carry)
 
-        def warming(carry):  # the next iteration ends before replay holds a batch
-            return more(carry) & (carry[1].added + steps * s.num_envs < s.batch_size)
-
-        carry = jax.lax.while_loop(warming, body(False), (agents, clock, jnp.int32(0)))
-        return jax.lax.while_loop(more, body(True), carry)
+        return loop(wants_more, True, loop(wants_warming, False, (agents, clock, jnp.int32(0))))
 
     def only_updates(r: RunnerState, key, count):
         return jax.lax.fori_loop(0, count, lambda i, r: train_once(r, jax.random.fold_in(key, i))[0], r)
 
-    return Runner(init, run_chunk, only_updates, settings, records)
+    return Runner(init, run_chunk, only_updates, settings, records, init_clock)

@@ -28,6 +28,8 @@ class Settings(NamedTuple):
     epsilon_decay: float = 0.9997
     epsilon_min: float = 0.05
     max_turns_per_episode: int = 2000
+    huber_delta: float = 1.0  # where the loss turns from quadratic to linear in the TD error (the reference: 1)
+    max_grad_norm: float = 10.0  # gradients are scaled down to this global norm (the reference: 10)
     n_step: int = 1  # steps each return sums before bootstrapping (1: the reference's one-step targets)
     rows_width: int = 0  # row-list width replay stores boards in; 0 stores boards
 
@@ -48,16 +50,17 @@ class Settings(NamedTuple):
     def optimizer(self):
         """Adam at ``learning_rate`` with gradients clipped as the reference clips them."""
         from jaxdqn.core.learner import make_optimizer
-        return make_optimizer(self.learning_rate)
+        return make_optimizer(self.learning_rate, self.max_grad_norm)
 
-    def buffer(self, capacity: int | None = None, stride: int = 1):
+    def buffer(self, capacity: int | None = None, stride: int = 1, gamma=None):
         """The replay buffer: prioritized or uniform, holding ``capacity`` (default ``memory_capacity``), its
-        samples n-step when ``n_step`` > 1 (``stride``: the games whose transitions it interleaves)."""
+        samples n-step when ``n_step`` > 1 (``stride``: the games whose transitions it interleaves; ``gamma``,
+        default ``self.gamma``, may be a traced value)."""
         from jaxdqn.core.n_step import with_n_step
         from jaxdqn.core.replay import make_prioritized_buffer, make_uniform_buffer
         capacity = self.memory_capacity if capacity is None else capacity
         buffer = make_prioritized_buffer(capacity) if self.prioritize_experiences else make_uniform_buffer(capacity)
-        return with_n_step(buffer, self.n_step, self.gamma, stride)
+        return with_n_step(buffer, self.n_step, self.gamma if gamma is None else gamma, stride)
 
 
 DEFAULTS = Settings()._asdict()

@@ -1,10 +1,12 @@
 """Research API: a whole training run as one pure function, PureJaxRL style.
 
-    from jaxdqn.core import TrainConfig, make_train
+    from jaxdqn.core import TrainConfig, grid, make_train
     from jaxdqn.jaxgames import snake
     train = jax.jit(make_train(TrainConfig(snake.JAX_GAME, episodes=500)))
     state, metrics = train(jax.random.PRNGKey(0))               # one agent
     states, metrics = jax.jit(jax.vmap(make_train(config)))(keys)  # many agents in one program
+    hp = grid(config.settings, learning_rate=[1e-4, 3e-4, 1e-3])    # a sweep, in one program too
+    states, metrics = jax.jit(jax.vmap(make_train(config)))(keys[:3], hp)
 
 ``metrics`` holds every episode's reward, length and average loss, in the order they
 finished, and ``overflow``: True when a board outgrew ``settings.rows_width`` row lists
@@ -21,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdqn.core.evaluation import make_evaluate
+from jaxdqn.core.hyperparameters import Hyperparameters
 from jaxdqn.core.networks import make_network
 from jaxdqn.core.runner import EpisodeRecords, RunnerState, make_runner
 from jaxdqn.core.settings import Settings
@@ -50,8 +53,10 @@ def game_spec(game: JaxGame, hidden_sizes, spatial: bool = False, dueling: bool 
 
 
 def make_train(config: TrainConfig):
-    """``train(key) -> (final RunnerState, metrics)``: pure and jittable, so ``jax.vmap(train)(keys)``
-    trains many independent agents in one program.
+    """``train(key, hyperparameters=None) -> (final RunnerState, metrics)``: pure and jittable, so
+    ``jax.vmap(train)(keys)`` trains many independent agents in one program, and
+    ``jax.vmap(train)(keys, hyperparameters)`` a sweep (:class:`Hyperparameters` with a leading axis, such as
+    :func:`~jaxdqn.core.hyperparameters.grid` makes; without them, ``config.settings``' values).
 
     Returns:
       ``train``, whose ``metrics`` hold, for the ``config.episodes`` episodes in the order they finished:
@@ -75,11 +80,12 @@ def make_train(config: TrainConfig):
         config.game, network, s.rows_width, config.eval_games, s.max_turns_per_episode))) if evaluations else None
     never = jnp.iinfo(jnp.int32).max
 
-    def train(key) -> tuple[RunnerState, dict]:
+    def train(key, hyperparameters: Hyperparameters | None = None) -> tuple[RunnerState, dict]:
+        hyper = Hyperparameters.from_settings(s) if hyperparameters is None else hyperparameters
         # one agent on a batch axis of its own: the same (batched) kernels as under jax.vmap(train), so
         # vmapped seeds give exactly what the seeds give one at a time
-        agents = jax.tree.map(lambda x: x[None], runner.init(key))
-        clock = runner.init_clock()
+        agents = jax.tree.map(lambda x: x[None], runner.init(key, hyper=hyper))
+        clock = runner.init_clock(hyper.target_update_freq)
         records = jax.tree.map(lambda x: x[0], agents.records)
         metrics = {}
         if evaluations:

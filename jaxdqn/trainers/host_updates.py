@@ -71,7 +71,8 @@ class UpdatePipeline:
         self.buffer = settings.buffer(stride=parts.hp["num_envs"])  # a step adds one transition per game
         self.optimizer = optimizer = settings.optimizer()
         core = learner.make_train_step(self.network, optimizer, self.buffer, batch_size=settings.batch_size,
-                                       gamma=settings.gamma, double_dqn=settings.double_dqn, jit=False)
+                                       gamma=settings.gamma, double_dqn=settings.double_dqn, jit=False,
+                                       huber_delta=settings.huber_delta)
         self.step_fn = jax.jit(functools.partial(_fused_step, core_step=core), donate_argnums=(0, 1))
         self.add_fn = jax.jit(self.buffer.add, donate_argnums=0)
         self.flush_fn = jax.jit(functools.partial(learner.flush, self.buffer), donate_argnums=0)

@@ -45,6 +45,9 @@ def test_td_loss_equals_hand_computed_example():
     weights = jnp.array([1.0, 0.5, 0.0])
     wloss, _ = td_loss(online, target, _table_apply, _table_batch(), gamma, weights)
     assert float(wloss) == pytest.approx((0.5 + 0.375) / 3)
+    # huber_delta 2: |td| 1.0 and 1.25 stay quadratic, 2.5 turns linear at 2 (2 * (2.5 - 1) = 3.0)
+    wide, _ = td_loss(online, target, _table_apply, _table_batch(), gamma, huber_delta=2.0)
+    assert float(wide) == pytest.approx(np.mean([0.5, 0.78125, 3.0]))
 
 
 def test_double_dqn_uses_online_argmax():

@@ -1,0 +1,112 @@
+"""A hyperparameter sweep in one compiled program against one agent alone, side by side.
+
+    python benchmarks/sweep.py [--setting one|many] [--learning-rates 8] [--seeds 2] [--episodes 300]
+                               [--rounds 2] [--check] [--json FILE]
+
+The game is the JAX snake, with benchmarks/peers.py's settings (``one``: 1 game, one update of 64 per 4
+transitions; ``many``: 256 games, one update of 256 per 256). The sweep is ``--learning-rates`` learning
+rates (log-spaced from 3e-5 to 3e-3) x ``--seeds`` seeds, all trained by one program:
+``jax.vmap(jax.vmap(train, (0, None)), (None, 0))(keys, grid(settings, learning_rate=...))``. Beside it,
+one agent alone (the same settings, the middle learning rate) in a program of its own. Printed: the first
+call's compile seconds, and game steps per second after compiling, all agents together (medians of the
+rounds, the two interleaved). ``--check`` also trains each of the sweep's agents alone and compares its
+episodes with the sweep's (they must be equal).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import print_table, versions  # noqa: E402
+from peers import GAME, HIDDEN, SETTINGS, first_call, jaxdqn_settings, timed  # noqa: E402
+
+from jaxdqn.core import TrainConfig, grid, make_train  # noqa: E402
+
+
+def played(state) -> int:
+    """Game steps every agent in ``state`` played (finished episodes and the games still running)."""
+    n = np.asarray(state.episodes)
+    lengths = np.asarray(state.records.length)
+    done = sum(int(lengths.reshape(-1, lengths.shape[-1])[i, :c].sum()) for i, c in enumerate(n.reshape(-1)))
+    return done + int(np.asarray(state.ep_length).sum())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--setting", default="one", choices=list(SETTINGS))
+    parser.add_argument("--learning-rates", type=int, default=8)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--episodes", type=int, default=300, help="episodes each agent trains")
+    parser.add_argument("--rows-width", type=int, default=0, help="Settings.rows_width (0: make_train's default)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--check", action="store_true", help="train each agent alone too and compare")
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+
+    settings = jaxdqn_settings(args.setting, args.rows_width)
+    train = make_train(TrainConfig(GAME, settings, episodes=args.episodes, hidden_sizes=HIDDEN))
+    rates = list(np.geomspace(3e-5, 3e-3, args.learning_rates))
+    hp = grid(settings, learning_rate=rates)
+    keys = jax.random.split(jax.random.PRNGKey(0), args.seeds)
+    sweep = jax.vmap(jax.vmap(train, in_axes=(0, None)), in_axes=(None, 0))  # [learning rates, seeds]
+    one_hp = grid(settings, learning_rate=[rates[len(rates) // 2]])
+    alone = lambda key, hp: train(key, jax.tree.map(lambda x: x[0], hp))  # noqa: E731
+
+    runs = {"sweep": [], "alone": []}
+    compiled = {}
+    for r in range(args.rounds):
+        for name, fn, fn_args in (("sweep", sweep, (keys, hp)), ("alone", alone, (keys[0], one_hp))):
+            if name not in compiled:
+                (state, metrics), _, _, compile_s, _, compiled[name] = first_call(fn, *fn_args)
+                runs[name + "_compile_s"] = compile_s
+            (state, metrics), seconds = timed(compiled[name], *fn_args)
+            steps = played(state)
+            runs[name].append({"steps": steps, "seconds": seconds, "steps_per_s": steps / seconds,
+                               "agents": int(np.asarray(state.episodes).size),
+                               "mean_reward_last_50": float(np.asarray(metrics["episode_reward"])[..., -50:].mean())})
+            if name == "sweep":
+                sweep_metrics = metrics
+
+    result = {"versions": versions(), "setting": args.setting, "episodes": args.episodes, "learning_rates": rates,
+              "seeds": args.seeds, "runs": runs}
+    if args.check:
+        single = jax.jit(train)
+        differ = []
+        for i, rate in enumerate(rates):
+            for j, key in enumerate(keys):
+                _, m = single(key, jax.tree.map(lambda x: x[i], hp))
+                together = np.asarray(sweep_metrics["episode_reward"][i, j])
+                if not np.array_equal(np.asarray(m["episode_reward"]), together):
+                    differ.append((float(rate), j))
+        result["check"] = {"agents": len(rates) * len(keys), "differing": differ}
+
+    rate = {name: statistics.median(r["steps_per_s"] for r in runs[name]) for name in ("sweep", "alone")}
+    rows = [(name, runs[name][0]["agents"], f"{statistics.median(r['steps'] for r in runs[name]):,.0f}",
+             f"{rate[name]:,.0f}", f"{rate[name] / rate['alone']:.2f}x", f"{runs[name + '_compile_s']:.1f}")
+            for name in ("sweep", "alone")]
+    v = result["versions"]
+    print(f"\n{v['machine']}, jax {v['jax']}, python {v['python']}; setting {args.setting}, {args.episodes} episodes "
+          f"per agent, rounds: {args.rounds} (medians)")
+    print_table(rows, ("program", "agents", "game steps", "steps/s (all agents)", "vs alone", "compile s"))
+    print("final 50 episodes' mean reward per learning rate (mean of seeds): " + ", ".join(
+        f"{lr:.1e}: {np.asarray(sweep_metrics['episode_reward'][i])[:, -50:].mean():+.1f}"
+        for i, lr in enumerate(rates)))
+    if args.check:
+        c = result["check"]
+        print(f"each agent alone against the sweep: {c['agents'] - len(c['differing'])} of {c['agents']} equal"
+              + (f"; differing: {c['differing']}" if c["differing"] else ""))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
