@@ -30,10 +30,12 @@ from jaxdqn.run.restore import restore_state
 
 
 class TrainedPolicy:
-    """The greedy policy of a run's checkpoint (the newest, or ``checkpoint`` such as ``"ep_0100"``)."""
+    """The greedy policy of a run's checkpoint (the newest, or ``checkpoint`` such as ``"ep_0100"``); in a run of
+    several agents (``num_seeds``, a ``[sweep]``), agent ``agent``'s."""
 
-    def __init__(self, run_dir: str | Path, checkpoint: str | None = None):
+    def __init__(self, run_dir: str | Path, checkpoint: str | None = None, agent: int = 0):
         self.run_dir = Path(run_dir)
+        self.agent = agent
         self.config = load_config(self.run_dir)
         checkpoints = Checkpoints(self.run_dir / "checkpoints")
         self.episode = checkpoints.resolve(checkpoint)  # a missing checkpoint is the first thing to report
@@ -61,11 +63,19 @@ class TrainedPolicy:
         self.checkpoint = checkpoint_name(self.episode)
         meta = checkpoints.read_meta(self.episode)
         check_compatible(meta.get("config", {}), self.parts.snapshot(), self.checkpoint, self.run_dir, doing="load")
+        agents = meta.get("num_seeds", 1) if meta.get("loop") == "compiled" else 1
+        if not 0 <= self.agent < agents:
+            sweep = meta.get("sweep")
+            which = (f"; each configuration of its sweep has {agents // len(sweep)} (agents in order: "
+                     f"{'; '.join(sweep)})" if sweep else "")
+            raise JaxdqnError(f"--agent {self.agent}: {self.checkpoint} holds {agents} agent(s), numbered 0 to "
+                              f"{agents - 1}{which}")
         optimizer = self.parts.settings.optimizer()
         with jax.default_device(jax.devices("cpu")[0]):
             template = {"learner": learner.init_learner(jax.random.PRNGKey(0), self.parts.network, optimizer),
                         "key": jax.random.PRNGKey(0)}
-            state, self.meta, _ = restore_state(checkpoints, self.episode, meta, self.spec, optimizer, template)
+            state, self.meta, _ = restore_state(checkpoints, self.episode, meta, self.spec, optimizer, template,
+                                            agent=self.agent)
         self.params = state["learner"].params
 
     def env(self):

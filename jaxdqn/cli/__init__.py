@@ -18,6 +18,8 @@ from jaxdqn.errors import JaxdqnError
 
 DEBUG_VAR = "JAXDQN_DEBUG"
 RUN_DIR_HELP = "a run directory containing config.toml, e.g. runs/snake"
+AGENT_HELP = ("which agent of a run of several (num_seeds, a [sweep]: training.log's [INIT] Sweep lines number "
+              "them) [0]")
 RUNS_GAME_CODE = "This command imports the game named in config.toml and runs its code."
 READS_FILES_ONLY = "This command only reads files: it never imports or runs the game's code."
 

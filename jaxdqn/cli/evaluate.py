@@ -7,7 +7,7 @@ import statistics
 import time
 from pathlib import Path
 
-from jaxdqn.cli import RUN_DIR_HELP, RUNS_GAME_CODE
+from jaxdqn.cli import AGENT_HELP, RUN_DIR_HELP, RUNS_GAME_CODE
 from jaxdqn.errors import JaxdqnError
 
 EVALUATIONS_NAME = "evaluations.jsonl"
@@ -25,6 +25,7 @@ def add_parser(sub) -> None:
                    help="seed the game's random numbers for a repeatable result [not seeded]")
     p.add_argument("--max-turns", type=int, default=None, metavar="N",
                    help="cut episodes off here [max_turns_per_episode]")
+    p.add_argument("--agent", type=int, default=0, metavar="N", help=AGENT_HELP)
     p.add_argument("--json", action="store_true", help="print JSON for scripts, with every episode's result")
     p.add_argument("--on", choices=("retro", "jax"), default="retro",
                    help="for a run of a game written in JAX: play its retro counterpart (one game at a time, "
@@ -40,10 +41,12 @@ def summary(values: list[float]) -> dict:
 
 
 def evaluate(run_dir, episodes: int, checkpoint: str | None = None, seed: int | None = None,
-             max_turns: int | None = None, on: str = "retro", record: str | Path | None = None) -> dict:
+             max_turns: int | None = None, on: str = "retro", record: str | Path | None = None,
+             agent: int = 0) -> dict:
     """Greedy play (no exploration) for ``episodes`` episodes: per-episode results and their statistics.
     ``on = "jax"`` plays a JAX game itself, every episode at once, instead of its retro counterpart;
-    ``record``: a folder for each episode's asciinema cast (the retro game only)."""
+    ``record``: a folder for each episode's asciinema cast (the retro game only); ``agent``: which agent of a
+    run of several (``num_seeds``, a ``[sweep]``)."""
     import random
 
     from jaxdqn.games.episodes import run_episode
@@ -51,7 +54,7 @@ def evaluate(run_dir, episodes: int, checkpoint: str | None = None, seed: int | 
 
     if episodes <= 0:
         raise JaxdqnError(f"--episodes {episodes}: give a positive number of episodes")
-    policy = TrainedPolicy(run_dir, checkpoint)
+    policy = TrainedPolicy(run_dir, checkpoint, agent)
     limit = max_turns or policy.config.training["max_turns_per_episode"]
     if on == "jax" and record is not None:
         raise JaxdqnError("--record draws the retro game one turn at a time: leave --on jax out to record")
@@ -74,7 +77,7 @@ def evaluate(run_dir, episodes: int, checkpoint: str | None = None, seed: int | 
     rewards = [o.reward for o in outcomes]
     finals = [o.final_value for o in outcomes]
     result = {"run_dir": str(run_dir), "checkpoint": policy.checkpoint, "episode": policy.episode,
-              "episodes": episodes, "seed": seed, "on": on, "reward_key": policy.metadata.reward,
+              "episodes": episodes, "seed": seed, "on": on, "agent": agent, "reward_key": policy.metadata.reward,
               "episode_reward": summary(rewards), "episode_length": summary([o.turns for o in outcomes]),
               "per_episode": [{"reward": o.reward, "length": o.turns, "game_over": o.game_over,
                                **({} if o.final_value == o.reward else {"final_reward_value": o.final_value})}
@@ -140,7 +143,8 @@ def read_evaluations(run_dir: Path) -> list[dict]:
 
 
 def run(args) -> int:
-    result = evaluate(args.run_dir, args.episodes, args.checkpoint, args.seed, args.max_turns, args.on, args.record)
+    result = evaluate(args.run_dir, args.episodes, args.checkpoint, args.seed, args.max_turns, args.on, args.record,
+                      args.agent)
     record(Path(args.run_dir), result)
     if args.json:
         print(json.dumps(result, indent=2))

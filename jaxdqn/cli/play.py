@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from jaxdqn.cli import RUN_DIR_HELP, RUNS_GAME_CODE
+from jaxdqn.cli import AGENT_HELP, RUN_DIR_HELP, RUNS_GAME_CODE
 from jaxdqn.errors import JaxdqnError
 
 QUIT_KEYS = ("KEY_ESCAPE", "KEY_ENTER")
@@ -20,6 +20,7 @@ def add_parser(sub) -> None:
     p.add_argument("--framerate", type=int, default=12, metavar="N", help="turns per second [12]")
     p.add_argument("--turns", type=int, default=None, metavar="N",
                    help="stop after N turns (the last frame then shows for two seconds)")
+    p.add_argument("--agent", type=int, default=0, metavar="N", help=AGENT_HELP)
     p.add_argument("--headless", action="store_true", help="play without a terminal and print the result")
     p.add_argument("--record", metavar="FILE",
                    help="also write the game as an asciinema cast (replay it with: asciinema play FILE)")
@@ -42,7 +43,7 @@ def run(args) -> int:
     name = checkpoint_name(Checkpoints(f"{args.run_dir}/checkpoints").resolve(args.checkpoint))
     print(f"Loading {name} from {args.run_dir}...", flush=True)
     from jaxdqn.policy import TrainedPolicy
-    policy = TrainedPolicy(args.run_dir, name)
+    policy = TrainedPolicy(args.run_dir, name, args.agent)
     recorder = None
     if args.record:
         from jaxdqn.games.recording import CastRecorder

@@ -54,6 +54,34 @@ def per_agent(rows: list[dict]) -> dict[int, tuple[list[int], list[float]]]:
     return agents
 
 
+def per_configuration(rows: list[dict]) -> dict[str, list[dict]]:
+    """metrics.csv rows grouped by the sweep's configuration (its ``config`` column), in order; one group,
+    named "", for a run without a sweep."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r.get("config") or "", []).append(r)
+    return groups
+
+
+def plot_rewards(ax, agents: dict, color: str, name: str = "") -> None:
+    """One agent's per-episode reward (a moving average), or several agents' mean with the band between the
+    lowest and the highest; ``name`` (a sweep's configuration) starts the legend's labels."""
+    prefix = f"{name}: " if name else ""
+    if len(agents) == 1:
+        [(episodes, rewards)] = agents.values()
+        ax.plot(episodes, moving_average(rewards, SMOOTHING), color=color, alpha=0.8,
+                label=f"{prefix}per episode, mean of {SMOOTHING}")
+    elif agents:
+        import numpy as np
+        n = min(len(e) for e, _ in agents.values())
+        curves = np.array([moving_average(r[:n], SMOOTHING) for _, r in agents.values()])
+        episodes = next(iter(agents.values()))[0][:n]
+        ax.plot(episodes, curves.mean(0), color=color,
+                label=f"{prefix}mean of {len(agents)} agents (each a mean of {SMOOTHING} episodes)")
+        ax.fill_between(episodes, curves.min(0), curves.max(0), color=color, alpha=0.25,
+                        label=None if name else "lowest to highest agent")
+
+
 def loss_curve(rows: list[dict]) -> tuple[list[int], list[float]]:
     """The training loss per episode at full precision (training.log rounds it), averaged over agents and
     over the last episodes; episodes without an update (loss 0) are left out, as the log's average does."""
@@ -87,7 +115,6 @@ def plot_run(run_dir: Path, output: Path) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     rows = read_metrics(run_dir / METRICS_NAME)
@@ -102,19 +129,14 @@ def plot_run(run_dir: Path, output: Path) -> Path:
         ax.set_title(title)
         ax.grid(alpha=0.3)
     axes[1, 1].set_ylim(*epsilon_limits([s.epsilon for s in stats]))
-    agents = per_agent(rows)
-    if len(agents) == 1:
-        [(episodes, rewards)] = agents.values()
-        axes[0, 0].plot(episodes, moving_average(rewards, SMOOTHING), color="tab:orange", alpha=0.8,
-                        label=f"per episode, mean of {SMOOTHING}")
-    elif agents:  # num_seeds agents: their mean, and the band between the lowest and the highest
-        n = min(len(e) for e, _ in agents.values())
-        curves = np.array([moving_average(r[:n], SMOOTHING) for _, r in agents.values()])
-        episodes = next(iter(agents.values()))[0][:n]
-        axes[0, 0].plot(episodes, curves.mean(0), color="tab:orange", label=f"mean of {len(agents)} agents "
-                        f"(each a mean of {SMOOTHING} episodes)")
-        axes[0, 0].fill_between(episodes, curves.min(0), curves.max(0), color="tab:orange", alpha=0.25,
-                                label="lowest to highest agent")
+    configurations = per_configuration(rows)
+    if len(configurations) == 1:
+        plot_rewards(axes[0, 0], per_agent(rows), "tab:orange")
+    else:  # a sweep: a curve for each configuration, in its own colour
+        colors = plt.get_cmap("tab10" if len(configurations) <= 10 else "viridis")
+        for i, (name, group) in enumerate(configurations.items()):
+            plot_rewards(axes[0, 0], per_agent(group), colors(i if len(configurations) <= 10
+                                                               else i / (len(configurations) - 1)), name)
     evaluations = read_evaluations(run_dir)
     games = sorted({e.get("on", "retro") for e in evaluations})
     for game, (color, marker, shift) in zip(games, (("tab:green", "o", -0.15), ("tab:purple", "s", 0.15))):

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jaxdqn.config.schema import (DISTRIBUTED_DEFAULTS, MODEL_DEFAULTS, TRAINING_DEFAULTS, validate_distributed,
-                                  validate_model, validate_training)
+from jaxdqn.config.schema import (DISTRIBUTED_DEFAULTS, MODEL_DEFAULTS, TRAINING_DEFAULTS, sweep_configurations,
+                                  validate_distributed, validate_model, validate_sweep, validate_training)
 from jaxdqn.errors import ConfigError, JaxdqnError, Problem, closest, unknown_keys
 from jaxdqn.games.metadata import GameMetadata, import_game_module, load_pyproject_metadata, validate_metadata
 from jaxdqn.games.preprocessing import DEFAULTS as PREPROCESSING_DEFAULTS
 from jaxdqn.games.preprocessing import validate_preprocessing
 
 CONFIG_NAME = "config.toml"
-SECTIONS = ("game", "metadata", "preprocessing", "model", "training", "distributed")
+SECTIONS = ("game", "metadata", "preprocessing", "model", "training", "distributed", "sweep")
 GAME_KEYS = ("module", "path", "factory")
 
 
@@ -37,6 +37,7 @@ class RunConfig:
     training: dict  # every key, defaults filled in
     jax_game: Any = None  # a JaxGame when [game] module names one (trained by the compiled loop)
     distributed: dict = None  # every [distributed] key, defaults filled in
+    sweep: dict = None  # [sweep]: key -> list of values ({} without one)
 
     @property
     def run_dir(self) -> Path:
@@ -45,6 +46,11 @@ class RunConfig:
     @property
     def hyperparams(self) -> dict:
         return {**self.model, **self.training}
+
+    @property
+    def configurations(self) -> list[dict]:
+        """The [sweep]'s combinations of values, in order (``[{}]``: no sweep, one configuration)."""
+        return sweep_configurations(self.sweep or {})
 
 
 def read_toml(path: Path) -> dict:
@@ -140,6 +146,7 @@ def load_config(run_dir: str | Path, import_game: bool = True) -> RunConfig:
     problems.extend(validate_model(section["model"]))
     problems.extend(validate_training(section["training"]))
     problems.extend(validate_distributed(section["distributed"], section["training"]))
+    problems.extend(validate_sweep(section["sweep"], section["training"]))
     asks_more = {**DISTRIBUTED_DEFAULTS, **section["distributed"]}
     if jax_game is None and module_ok and (asks_more["devices"] != 1 or asks_more["coordinator"] is not None):
         problems.append(Problem("distributed", "asks for more devices or machines for a retro game",
@@ -153,6 +160,17 @@ def load_config(run_dir: str | Path, import_game: bool = True) -> RunConfig:
                                 "runs in Python, one step at a time",
                                 "remove num_seeds (or train a JAX game, e.g. module = \"jaxdqn.jaxgames.snake\"), "
                                 "and run several copies of the run directory instead"))
+    if section["sweep"] and module_ok and jax_game is None:
+        problems.append(Problem("sweep", "is set for a retro game",
+                                "a sweep trains every configuration side by side in one compiled program, which "
+                                "needs the game written in JAX; a retro game runs in Python, one step at a time",
+                                "remove [sweep] and run one directory per configuration (or train a JAX game, "
+                                "e.g. module = \"jaxdqn.jaxgames.snake\")"))
+    if section["sweep"] and (asks_more["devices"] != 1 or asks_more["coordinator"] is not None):
+        problems.append(Problem("sweep", "is set with [distributed] devices or machines",
+                                "a sweep's agents each hold their own hyperparameters, which the distributed "
+                                "program does not carry yet: a sweep trains on one device",
+                                "remove [distributed], or run one directory per configuration"))
     if problems:
         raise ConfigError(problems, str(path), footer=f"Fix these in {path} and run the same command again.")
     spatial = metadata.spatial if metadata is not None else pre.get("spatial", False)
@@ -168,6 +186,7 @@ def load_config(run_dir: str | Path, import_game: bool = True) -> RunConfig:
         training={**TRAINING_DEFAULTS, **section["training"]},
         jax_game=jax_game,
         distributed={**DISTRIBUTED_DEFAULTS, **section["distributed"]},
+        sweep=dict(section["sweep"]),
     )
 
 

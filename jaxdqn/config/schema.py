@@ -4,6 +4,7 @@ create`` and ``DQNTrainer(**hyperparams)`` all validate through here.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -41,6 +42,10 @@ TRAINING_KEYS: dict[str, tuple[Any, str]] = {
     "double_dqn": (ALGORITHM["double_dqn"], "Double DQN targets (the online network picks the next action)"),
     "n_step": (ALGORITHM["n_step"],
                "rewards each target sums before it bootstraps (n-step returns); 1 = the reference"),
+    "huber_delta": (ALGORITHM["huber_delta"],
+                    "TD error where the loss turns from quadratic to linear (Huber); 1 = the reference"),
+    "max_grad_norm": (ALGORITHM["max_grad_norm"],
+                      "gradients are scaled down to this global norm before Adam; 10 = the reference"),
     "device": ("auto", "auto (metal, then cuda, then cpu), cpu, cuda or metal; $JAXDQN_DEVICE overrides"),
     "save_replay_buffer": (False, "also checkpoint the replay buffer, so a resumed run continues exactly"),
     "tensorboard": (False, "also write TensorBoard event files to RUN_DIR/tensorboard (needs tensorboardX)"),
@@ -52,6 +57,11 @@ TRAINING_KEYS: dict[str, tuple[Any, str]] = {
 }
 TRAINING_DEFAULTS = {k: v for k, (v, _) in TRAINING_KEYS.items()}
 MAX_N_STEP = 100
+
+# [sweep]: lists of values for the shape-free hyperparameters (jaxdqn.core.hyperparameters.Hyperparameters, whose
+# fields these are); every combination trains, num_seeds agents each, in one compiled program (JAX games only).
+SWEEP_KEYS = ("learning_rate", "learning_rate_decay", "gamma", "epsilon", "epsilon_decay", "epsilon_min",
+              "target_update_freq", "huber_delta", "max_grad_norm")
 
 # [distributed]: more devices and machines for the compiled loop (JAX games only).
 DISTRIBUTED_KEYS: dict[str, tuple[Any, str]] = {
@@ -80,6 +90,10 @@ def validate_training(training: dict) -> list[Problem]:
     if not (_num(hp["learning_rate"]) and hp["learning_rate"] > 0):
         bad("learning_rate", f"{hp['learning_rate']!r} is not a positive number",
             "it scales every weight update; typical values are 1e-5 to 1e-2", "learning_rate = 0.0001")
+    for key in ("huber_delta", "max_grad_norm"):
+        if not (_num(hp[key]) and hp[key] > 0):
+            bad(key, f"{hp[key]!r} is not a positive number", TRAINING_KEYS[key][1],
+                f"{key} = {TRAINING_DEFAULTS[key]}")
     for key in ("learning_rate_decay", "gamma", "epsilon_decay"):
         if not (_num(hp[key]) and 0 < hp[key] <= 1):
             bad(key, f"{hp[key]!r} is not in (0, 1]", TRAINING_KEYS[key][1], f"{key} = {TRAINING_DEFAULTS[key]}")
@@ -122,6 +136,61 @@ def validate_training(training: dict) -> list[Problem]:
             "each gradient step samples batch_size transitions from the replay buffer",
             f"memory_capacity = {max(100 * hp['batch_size'], TRAINING_DEFAULTS['memory_capacity'])}")
     return problems
+
+
+def validate_sweep(sweep: dict, training: dict) -> list[Problem]:
+    """Each [sweep] key a shape-free [training] key, not set there too, with a list of distinct valid values."""
+    problems = []
+    for key, values in sweep.items():
+        field = f"sweep.{key}"
+        if key not in SWEEP_KEYS:
+            shaping = key in TRAINING_KEYS
+            problems.append(Problem(
+                field, "cannot be swept" if shaping else "is not a known training setting",
+                (f"{key} fixes the program's array shapes or its loop, which every agent of one program shares"
+                 if shaping else "a misspelt key would be silently ignored") + f"; a sweep may vary "
+                f"{', '.join(SWEEP_KEYS)}",
+                f"set {key} in [training], and run one directory per value" if shaping else "remove or rename it"))
+            continue
+        if not (isinstance(values, list) and values):
+            problems.append(Problem(field, f"{values!r} is not a list of values", "each combination of the lists "
+                                    "trains in the same program", f"{key} = [{TRAINING_DEFAULTS[key]}, ...]"))
+            continue
+        if key in training:
+            problems.append(Problem(f"training.{key}", "is swept in [sweep] too",
+                                    "a swept key takes its values from [sweep], one per configuration",
+                                    f"remove {key} from [training]"))
+        if len(set(map(repr, values))) < len(values):
+            problems.append(Problem(field, f"{values!r} lists a value twice", "two equal configurations train the "
+                                    "same agents twice (for more agents per configuration raise num_seeds)",
+                                    "list each value once"))
+        for value in values:
+            for problem in validate_training({**training, key: value}):
+                if problem.field == f"training.{key}":
+                    problems.append(Problem(field, f"value {problem.what}", problem.why,
+                                            problem.fix.replace(f"{key} = ", f"{key} = [") + ", ...]"
+                                            if problem.fix.startswith(f"{key} = ") else problem.fix))
+    if sweep and not problems:  # each value fits alone; rules between keys (epsilon_min <= epsilon) must hold
+        known = {(p.field, p.what) for p in validate_training(training)}  # [training]'s own, reported already
+        for configuration in sweep_configurations(sweep):
+            for problem in validate_training({**training, **configuration}):
+                if (problem.field, problem.what) in known or problem.field.split(".")[-1] not in sweep:
+                    continue
+                problems.append(Problem(f"sweep ({configuration_label(configuration)})", problem.what, problem.why,
+                                        "change the lists so that no combination breaks the rule"))
+            if problems:
+                break
+    return problems
+
+
+def sweep_configurations(sweep: dict) -> list[dict]:
+    """Every combination of a [sweep]'s lists, in order (the first key varies slowest); ``[{}]`` without one."""
+    return [dict(zip(sweep, values)) for values in itertools.product(*sweep.values())]
+
+
+def configuration_label(configuration: dict) -> str:
+    """A configuration as "key=value key=value" (no commas: it is a metrics.csv field)."""
+    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in configuration.items())
 
 
 def validate_model(model: dict) -> list[Problem]:

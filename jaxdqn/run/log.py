@@ -20,6 +20,15 @@ CHECKPOINT_LINE = re.compile(
 )
 
 
+SWEEP_LINE = re.compile(r"^  \[ep_(?P<episode>\d+) (?P<config>[^\]]+)\] avg_reward=")
+
+
+def sweep_line(episode: int, label: str, avg_reward: float, avg_steps: float, epsilon: float) -> str:
+    """A sweep's line for one configuration under a checkpoint line (indented, so tools reading the
+    reference's lines skip it)."""
+    return f"  [ep_{episode:04d} {label}] avg_reward={avg_reward:+.1f} avg_steps={avg_steps:.0f} epsilon={epsilon:.3f}"
+
+
 def format_duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
@@ -84,7 +93,8 @@ class TrainingLog:
         return {s.episode for s in parse_log(self.path)}
 
     def drop_after(self, episode: int) -> list[int]:
-        """Remove checkpoint lines of episodes after ``episode``; returns their episodes.
+        """Remove checkpoint lines (and a sweep's lines under them) of episodes after ``episode``; returns
+        their episodes.
 
         Used on resume: those intervals belong to a checkpoint that no longer exists (or
         that training was deliberately taken back from), so the log must not claim them.
@@ -93,9 +103,12 @@ class TrainingLog:
             return []
         kept, dropped = [], []
         for line in self.path.read_bytes().splitlines(keepends=True):  # other lines kept byte for byte
-            m = CHECKPOINT_LINE.match(line.decode("utf-8", errors="replace"))
+            text = line.decode("utf-8", errors="replace")
+            m = CHECKPOINT_LINE.match(text)
             if m and int(m["episode"]) > episode:
                 dropped.append(int(m["episode"]))
+            elif (m := SWEEP_LINE.match(text)) and int(m["episode"]) > episode:
+                continue
             else:
                 kept.append(line)
         if dropped:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 METRICS_NAME = "metrics.csv"
 COLUMNS = ("episode", "reward", "steps", "epsilon", "loss", "steps_per_second", "training_seconds", "agent",
-           "ended")
+           "ended", "config")
 # how an episode ended: the game ended it, it reached max_turns_per_episode, or a stop request cut it short
 ENDINGS = ("game", "turn_limit", "stopped")
 
@@ -25,11 +25,11 @@ class EpisodeMetrics:
         self.listeners: list = []  # called with the rows of each flush (TensorBoard's event files)
 
     def add(self, episode: int, reward: float, steps: int, epsilon: float, loss: float, steps_per_second: float,
-            training_seconds: float, agent: int = 0, ended: str = "game") -> None:
-        """One finished episode (``agent``: which of ``num_seeds`` agents played it; ``ended``: one of
-        :data:`ENDINGS`)."""
+            training_seconds: float, agent: int = 0, ended: str = "game", config: str = "") -> None:
+        """One finished episode (``agent``: which of the agents played it; ``ended``: one of :data:`ENDINGS`;
+        ``config``: the sweep's configuration the agent trains with, "key=value key=value", empty without one)."""
         self._rows.append((episode, f"{reward:.6g}", steps, f"{epsilon:.6g}", f"{loss:.6g}",
-                           f"{steps_per_second:.1f}", f"{training_seconds:.3f}", agent, ended))
+                           f"{steps_per_second:.1f}", f"{training_seconds:.3f}", agent, ended, config))
 
     def flush(self) -> None:
         if not self._rows:
@@ -72,17 +72,19 @@ class EpisodeMetrics:
 
 def _rows(text: str) -> list[list[str]]:
     """The whole rows of a metrics.csv's text, as fields: a row must end with a newline and hold every column
-    (rows written before the ``agent`` and ``ended`` columns were added get agent 0, ended by the game); the
-    header and anything else is skipped."""
+    (rows written before the ``agent``, ``ended`` and ``config`` columns were added get agent 0, ended by the
+    game, no configuration); the header and anything else is skipped."""
     rows = []
     for line in text.splitlines(keepends=True):
         fields = line.rstrip("\n").split(",")
-        if len(fields) == len(COLUMNS) - 2:
+        if len(fields) == 7:
             fields.append("0")
-        if len(fields) == len(COLUMNS) - 1 and fields[-1].isdigit():
+        if len(fields) == 8 and fields[-1].isdigit():
             fields.append("game")
+        if len(fields) == 9 and fields[-1] in ENDINGS:
+            fields.append("")
         if (line.endswith("\n") and len(fields) == len(COLUMNS) and "\ufffd" not in line and fields[0].isdigit()
-                and fields[-1] in ENDINGS):
+                and fields[COLUMNS.index("ended")] in ENDINGS):
             rows.append(fields)
     return rows
 

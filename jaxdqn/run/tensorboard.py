@@ -47,7 +47,7 @@ class TensorBoardEvents:
     def episodes(self, rows: list[tuple]) -> None:
         """metrics.csv rows (``jaxdqn.run.metrics.COLUMNS``), as scalars at their episode; episodes a stop
         request cut short are left out, as in the plots."""
-        for episode, reward, steps, epsilon, loss, steps_per_second, _, agent, ended in rows:
+        for episode, reward, steps, epsilon, loss, steps_per_second, _, agent, ended, _ in rows:
             if ended == "stopped":
                 continue
             writer, step = self._writer(f"agent_{agent}"), int(episode)

@@ -7,9 +7,13 @@ with ``save_replay_buffer``, the replay), Ctrl+C, the NaN guard. Between chunks 
 only logs, checkpoints and looks for a stop request. ``num_seeds`` agents train side by side
 in the same program (``jax.vmap``): a checkpoint is taken when every agent has finished the
 interval's episodes, the log's averages are over all of them, and metrics.csv has each
-agent's episodes (its ``agent`` column). ``[distributed]`` spreads the agents, or each agent's games
-and replay, over devices and machines (:mod:`jaxdqn.core.sharding`); every process runs the
-same trainer, and only process 0 writes the log, metrics.csv and checkpoint names.
+agent's episodes (its ``agent`` column). A ``[sweep]`` trains ``num_seeds`` agents for each of its
+configurations, each agent with its configuration's hyperparameters (agent ``c * num_seeds + s``
+is seed ``s`` of configuration ``c``, on the key seed ``s`` has without a sweep); training.log adds
+a line per configuration at each checkpoint and metrics.csv names it (its ``config`` column).
+``[distributed]`` spreads the agents, or each agent's games and replay, over devices and machines
+(:mod:`jaxdqn.core.sharding`); every process runs the same trainer, and only process 0 writes the
+log, metrics.csv and checkpoint names.
 """
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ import numpy as np
 
 from jaxdqn.config import RunConfig
 from jaxdqn.config.assembly import RunParts, assemble_config
+from jaxdqn.config.schema import configuration_label
+from jaxdqn.core.hyperparameters import Hyperparameters
 from jaxdqn.core.rows import rows_width, widen_replay, widen_rows
 from jaxdqn.core.runner import Clock, RunnerState, make_runner
 from jaxdqn.core.settings import Settings
@@ -66,7 +72,9 @@ class CompiledTrainer(CompiledCheckpoints):
         if self.seed_was_drawn and jax.process_count() > 1:  # one program: every process takes process 0's draw
             from jax.experimental import multihost_utils
             self.seed = int(multihost_utils.broadcast_one_to_all(np.int32(self.seed)))
-        self.num_seeds = hp["num_seeds"]
+        self.configurations = config.configurations  # [{}] without a [sweep]
+        self.labels = [configuration_label(c) for c in self.configurations] if config.sweep else None
+        self.num_seeds = hp["num_seeds"] * len(self.configurations)  # every agent: configurations x seeds
         self.device_choice = select_device(hp["device"])
         self.device = self.device_choice.device
         _, start = self.game.reset(jax.random.PRNGKey(0))
@@ -95,7 +103,8 @@ class CompiledTrainer(CompiledCheckpoints):
             self._init, self._init_clock = distributed.init, distributed.init_clock
             return
         self.runner, self._init = self._local_runner(self.hp)
-        self._init_clock, self._chunk = self.runner.init_clock, jax.jit(self.runner.run_chunk)
+        periods = self._target_periods()
+        self._init_clock, self._chunk = lambda: self.runner.init_clock(periods), jax.jit(self.runner.run_chunk)
 
     def _settings(self, hp: dict) -> tuple[Settings, int]:
         """The runner's settings for hyperparameters ``hp``, and how many episodes its records hold."""
@@ -105,10 +114,25 @@ class CompiledTrainer(CompiledCheckpoints):
     def _local_runner(self, hp: dict):
         """A runner on one device for ``hp``, and its jitted ``init(seed)`` of every agent: several agents
         stacked on a leading axis, one agent without it (see ``Runner.run_chunk``)."""
-        runner = make_runner(self.game, self.parts.network, *self._settings(hp))
-        n = self.num_seeds
-        init = jax.vmap(runner.init) if n > 1 else lambda keys: runner.init(keys[0])
-        return runner, jax.jit(lambda seed: init(jax.random.split(jax.random.PRNGKey(seed), n)))
+        settings, records = self._settings(hp)
+        runner = make_runner(self.game, self.parts.network, settings, records)
+        n, seeds, configurations = self.num_seeds, hp["num_seeds"], len(self.configurations)
+        if self.labels is None:
+            init = jax.vmap(runner.init) if n > 1 else lambda keys: runner.init(keys[0])
+        else:  # each agent with its configuration's hyperparameters
+            hyper = jax.tree.map(lambda *x: jnp.stack(x), *[Hyperparameters.from_settings(settings._replace(**c))
+                                                            for c in self.configurations for _ in range(seeds)])
+            init = lambda keys: jax.vmap(runner.init, in_axes=(0, None, 0))(keys, 0, hyper)  # noqa: E731
+        # configuration c's seed s has the key seed s has without a sweep
+        return runner, jax.jit(lambda seed: init(jnp.tile(jax.random.split(jax.random.PRNGKey(seed), seeds),
+                                                          (configurations, 1))))
+
+    def _target_periods(self):
+        """The clock's target period: the settings' (None), or one per agent where configurations differ in it."""
+        periods = [c.get("target_update_freq", self.hp["target_update_freq"]) for c in self.configurations]
+        if len(set(periods)) == 1:
+            return None
+        return np.repeat(np.array(periods, np.int32), self.hp["num_seeds"])
 
     # ------------------------------------------------------------------ what DQNTrainer offers too
     @property
@@ -278,6 +302,11 @@ class CompiledTrainer(CompiledCheckpoints):
                  f"per agent, {self.num_seeds} agent(s), one update per {self.hp['train_every']} transitions"]
         if self.layout is not None:
             lines.append(f"[INIT] Distributed: {self.layout.describe()}")
+        if self.labels is not None:
+            seeds = self.hp["num_seeds"]
+            lines.append(f"[INIT] Sweep: {len(self.labels)} configurations x {seeds} seed(s), in one program")
+            lines += [f"[INIT]   agents {i * seeds}-{(i + 1) * seeds - 1}: {label}"
+                      for i, label in enumerate(self.labels)]
         return lines, seed_line(self.seed, self.seed_was_drawn)
 
     def _game_factory(self):

@@ -21,13 +21,14 @@ from jaxdqn.core.runner import Clock, RunnerState
 from jaxdqn.core.sharding import Layout
 from jaxdqn.errors import JaxdqnError
 from jaxdqn.run.checkpoints import checkpoint_name
-from jaxdqn.run.log import IntervalStats
+from jaxdqn.run.log import IntervalStats, sweep_line
 from jaxdqn.run.restore import READABLE_REPLAY_LAYOUTS, replay_fits, replay_not_restored, restore_state
 from jaxdqn.trainers.base import Trainer
 from jaxdqn.trainers.processes import describe_layout
 from jaxdqn.trainers.schedules import restarted_schedules
 
 HOST_ONLY = ("learner", "key", "replay")  # runner fields saved as items of their own
+FROM_CONFIG = ("hyper",)  # runner fields config.toml gives again at resume (so a changed decay applies)
 SHAPING_KEYS = ("num_envs", "batch_size", "train_every", "checkpoint_every")  # what the runner item's shapes follow
 GAME_FIELDS = ("games", "obs", "ep_reward", "ep_length", "ep_loss", "ep_updates")  # one entry per game
 
@@ -49,7 +50,8 @@ class CompiledCheckpoints(Trainer):
 
     state: RunnerState  # every agent's learner, replay, games and schedules, on the devices
     clock: Clock
-    num_seeds: int
+    num_seeds: int  # agents: num_seeds for each configuration of the sweep
+    labels: list[str] | None  # the sweep's configurations, None without a [sweep]
     layout: Layout | None  # how the agents lie on several devices, None on one
     width: int  # the row lists' width (see jaxdqn.core.rows)
     logged: int  # every agent's episodes up to here are in training.log
@@ -75,6 +77,10 @@ class CompiledCheckpoints(Trainer):
         meta = self.checkpoints.read_meta(episode)
         check_compatible(meta.get("config", {}), self.parts.snapshot(), name, self.run_dir)
         compiled = meta.get("loop") == "compiled"
+        if compiled and meta.get("sweep") != self.labels:
+            raise JaxdqnError(f"{name} was trained with {_sweep_words(meta.get('sweep'))}, and config.toml now asks "
+                              f"for {_sweep_words(self.labels)}: set [sweep] back to resume, or start fresh with: "
+                              f"jaxdqn clean {self.run_dir}")
         if compiled and meta.get("num_seeds") != self.num_seeds:
             raise JaxdqnError(f"{name} holds {meta.get('num_seeds')} agent(s), and num_seeds is now {self.num_seeds}: "
                               f"set num_seeds back, or start fresh with: jaxdqn clean {self.run_dir}")
@@ -102,7 +108,7 @@ class CompiledCheckpoints(Trainer):
                 state, meta, replay, extras = self.checkpoints.restore(
                     episode, {"learner": s.learner, "key": s.key}, replay, template)
                 runner = extras["runner"]
-                self.clock = Clock(**runner.pop("clock"))
+                self.clock = Clock(**runner.pop("clock"), target_update_freq=self.clock.target_update_freq)
                 runner["records"] = s.records  # emptied by every chunk; their size follows the settings
                 if saved("batch_size") != self.hp["batch_size"]:  # the last update's priorities: another batch
                     runner.update(pending=s.pending, has_pending=s.has_pending)
@@ -111,7 +117,7 @@ class CompiledCheckpoints(Trainer):
                     self.run.notes.append(f"[RESUME] the games in progress are not continued (num_envs changed): "
                                           f"{self.hp['num_envs']} new games start")
                 self.state = RunnerState(learner=state["learner"], key=state["key"],  # on the templates' devices
-                                         replay=s.replay if replay is None else replay, **runner)
+                                         replay=s.replay if replay is None else replay, hyper=s.hyper, **runner)
                 if replay is None:  # a fresh buffer: the pending priorities point into the old one
                     none = jax.jit(jnp.zeros_like, out_shardings=s.has_pending.sharding)(s.has_pending)
                     self.state = self.state._replace(has_pending=none)
@@ -175,7 +181,8 @@ class CompiledCheckpoints(Trainer):
                 self.run.metrics.add(counted[e.agent], e.reward, e.length,
                                      self.epsilon if e.epsilon is None else e.epsilon, e.loss, self.rate,
                                      self.total_training_seconds, agent=e.agent,
-                                     ended="turn_limit" if e.length >= self.hp["max_turns_per_episode"] else "game")
+                                     ended="turn_limit" if e.length >= self.hp["max_turns_per_episode"] else "game",
+                                     config=self._label(e.agent))
             else:
                 self.pending.append(e)
         losses = [e.loss for e in done if e.loss > 0]
@@ -185,14 +192,29 @@ class CompiledCheckpoints(Trainer):
                               sum(losses) / len(losses) if losses else 0.0, seconds, self.total_training_seconds)
         s = self.state
         meta = {"epsilon": self.epsilon, "learning_rate": float(np.mean(self.per_agent(s.learning_rate))),
-                "rows_width": self.width, "num_seeds": self.num_seeds, "loop": "compiled",
+                "rows_width": self.width, "num_seeds": self.num_seeds, "loop": "compiled", "sweep": self.labels,
                 "layout": self.layout.as_meta() if self.layout is not None else None,
                 "pending_episodes": [dataclasses.asdict(e) for e in self.pending]}
         self._save_checkpoint(episode, {"learner": s.learner, "key": s.key}, meta,
-                              s.replay if self.hp["save_replay_buffer"] else None, stats.line(),
+                              s.replay if self.hp["save_replay_buffer"] else None,
+                              "\n".join([stats.line()] + self._sweep_lines(episode, done)),
                               extras={"runner": self._runner_item()})
         self.logged = episode
         return stats
+
+    def _label(self, agent: int) -> str:
+        """The configuration an agent trains with (empty without a sweep)."""
+        return "" if self.labels is None else self.labels[agent // self.hp["num_seeds"]]
+
+    def _sweep_lines(self, episode: int, done: list[Episode]) -> list[str]:
+        """training.log's lines for each configuration of a sweep: its agents' averages over the interval."""
+        lines = []
+        for label in self.labels or []:
+            mine = [e for e in done if self._label(e.agent) == label]
+            epsilon = np.mean([e.epsilon for e in mine if e.epsilon is not None] or [self.epsilon])
+            lines.append(sweep_line(episode, label, sum(e.reward for e in mine) / max(1, len(mine)),
+                                    sum(e.length for e in mine) / max(1, len(mine)), float(epsilon)))
+        return lines
 
     def _placed(self, fn):
         """``fn`` over the agents' state, jitted so its result lies on the devices the state lies on now."""
@@ -200,6 +222,12 @@ class CompiledCheckpoints(Trainer):
         return jax.jit(fn, out_shardings=shardings)
 
     def _runner_item(self, state: RunnerState | None = None) -> dict:
-        """What a checkpoint holds besides the learner, the key and replay: games, statistics, the clock."""
+        """What a checkpoint holds besides the learner, the key and replay: games, statistics, the clock's
+        progress (its target period, as the agents' hyperparameters, comes from config.toml)."""
         state = self.state if state is None else state
-        return dict({k: v for k, v in state._asdict().items() if k not in HOST_ONLY}, clock=self.clock._asdict())
+        clock = {k: v for k, v in self.clock._asdict().items() if k != "target_update_freq"}
+        return dict({k: v for k, v in state._asdict().items() if k not in HOST_ONLY + FROM_CONFIG}, clock=clock)
+
+
+def _sweep_words(labels: list[str] | None) -> str:
+    return f"the sweep {'; '.join(labels)}" if labels else "no sweep"

@@ -74,6 +74,22 @@ BAD_CONFIGS = [
      "distributed.num_processes"),
     ("timeout not positive", lambda t: t + '\n[distributed]\ntimeout = 0\n',
      "distributed.timeout: 0 is not a positive number of seconds"),
+    ("huber_delta not positive", lambda t: _edit(t, "[training]\n", "[training]\nhuber_delta = 0\n"),
+     "training.huber_delta: 0 is not a positive number"),
+    ("max_grad_norm not a number", lambda t: _edit(t, "[training]\n", '[training]\nmax_grad_norm = "ten"\n'),
+     "training.max_grad_norm"),
+    ("sweep for a retro game", lambda t: t + "\n[sweep]\ngamma = [0.9, 0.99]\n", "sweep: is set for a retro game"),
+    ("sweep of a shape", lambda t: t + "\n[sweep]\nbatch_size = [8, 16]\n", "sweep.batch_size: cannot be swept"),
+    ("sweep misspelt", lambda t: t + "\n[sweep]\ngama = [0.9, 0.99]\n", "sweep.gama: is not a known training"),
+    ("sweep not a list", lambda t: t + "\n[sweep]\ngamma = 0.9\n", "sweep.gamma: 0.9 is not a list of values"),
+    ("sweep and training", lambda t: t + "\n[sweep]\nlearning_rate = [0.001, 0.01]\n",
+     "training.learning_rate: is swept in [sweep] too"),
+    ("sweep bad value", lambda t: t + "\n[sweep]\ngamma = [0.9, 1.5]\n", "sweep.gamma: value 1.5 is not in (0, 1]"),
+    ("sweep value twice", lambda t: t + "\n[sweep]\ngamma = [0.9, 0.9]\n", "lists a value twice"),
+    ("sweep combination", lambda t: t + "\n[sweep]\nepsilon = [1.0, 0.2]\nepsilon_min = [0.05, 0.5]\n",
+     "sweep (epsilon=0.2 epsilon_min=0.5): 0.5 is above epsilon = 0.2"),
+    ("sweep distributed", lambda t: t + "\n[distributed]\ndevices = 2\n[sweep]\ngamma = [0.9, 0.99]\n",
+     "sweep: is set with [distributed]"),
 ]
 
 

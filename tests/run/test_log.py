@@ -1,4 +1,5 @@
-from jaxdqn.run.log import CHECKPOINT_LINE, IntervalStats, TrainingLog, format_duration, parse_duration, parse_log
+from jaxdqn.run.log import (CHECKPOINT_LINE, IntervalStats, TrainingLog, format_duration, parse_duration, parse_log,
+                            sweep_line)
 
 
 def line(episode, first):
@@ -28,6 +29,17 @@ def test_drop_after_removes_only_checkpoint_lines_past_an_episode(tmp_path):
     assert "[INIT] seed = 1" in text and "=== Resumed from ep_0020" in text
     assert log.checkpoint_episodes() == {10, 20}
     assert log.drop_after(20) == []
+
+
+def test_a_sweeps_lines_go_with_their_checkpoint_line(tmp_path):
+    log = TrainingLog(tmp_path)
+    lines = [line(10, 1), sweep_line(10, "gamma=0.9", 1.5, 12, 0.5),
+             line(20, 11), sweep_line(20, "gamma=0.9", 2, 9, 0.4)]
+    assert lines[1] == "  [ep_0010 gamma=0.9] avg_reward=+1.5 avg_steps=12 epsilon=0.500"
+    log.write(*lines)
+    assert [s.episode for s in parse_log(log.path)] == [10, 20]  # a sweep's lines are not checkpoint lines
+    assert log.drop_after(10) == [20]
+    assert log.path.read_text().splitlines() == lines[:2]
 
 
 def test_bytes_that_are_not_utf8_and_a_line_cut_short_are_survived_and_kept(tmp_path):

@@ -41,7 +41,7 @@ def test_rows_written_before_the_agent_column_are_kept_as_agent_0(tmp_path):
     assert [r["agent"] for r in read_metrics(metrics.path)] == ["0", "0"]
     assert metrics.drop_after(1) == 1
     assert read_metrics(metrics.path) == [dict(zip(COLUMNS, ["1", "2.5", "10", "0.9", "0.1", "100.0", "0.5", "0",
-                                                             "game"]))]
+                                                             "game", ""]))]
 
 
 def test_metrics_rows_from_before_the_ended_column_still_read_and_are_upgraded(tmp_path):
@@ -53,6 +53,18 @@ def test_metrics_rows_from_before_the_ended_column_still_read_and_are_upgraded(t
     metrics.drop_after(2)  # what a resume does first: the file gets today's header, no row lost
     metrics.add(3, 1.0, 2, 0.7, 0.25, 12.0, 0.3, ended="stopped")
     metrics.flush()
-    assert path.read_text().splitlines()[0].endswith(",agent,ended")
+    assert path.read_text().splitlines()[0].endswith(",agent,ended,config")
     assert [(r["episode"], r["ended"]) for r in read_metrics(path)] == [("1", "game"), ("2", "game"),
                                                                         ("3", "stopped")]
+
+
+def test_rows_from_before_the_config_column_read_without_a_configuration(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("episode,reward,steps,epsilon,loss,steps_per_second,training_seconds,agent,ended\n"
+                    "1,2,3,0.9,0,10.0,0.100,1,turn_limit\n")
+    metrics = EpisodeMetrics(tmp_path)
+    metrics.drop_after(1)
+    metrics.add(2, 1.0, 2, 0.7, 0.25, 12.0, 0.3, agent=1, config="gamma=0.9 learning_rate=0.001")
+    metrics.flush()
+    assert [(r["agent"], r["ended"], r["config"]) for r in read_metrics(path)] == [
+        ("1", "turn_limit", ""), ("1", "game", "gamma=0.9 learning_rate=0.001")]

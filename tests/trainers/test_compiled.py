@@ -3,6 +3,8 @@ import json
 import signal
 import time
 
+import jax
+import numpy as np
 import pytest
 
 from jaxdqn.cli import main
@@ -240,3 +242,45 @@ def test_a_checkpoint_is_written_inside_the_stop_guard_so_a_second_ctrl_c_waits_
         trainer._save = lambda *args: (seen.append(stop._saving), save(*args))[1]
         trainer.train(on_episode=lambda: None, stop=stop)
     assert seen == [1]
+
+
+SWEEP = "\n[sweep]\nlearning_rate = [0.001, 0.003]\ntarget_update_freq = [20, 7]\n"
+
+
+@pytest.mark.slow
+def test_a_sweep_trains_every_configuration_side_by_side_as_each_trains_alone(tmp_path, capsys):
+    swept = PAINT_CONFIG.replace("learning_rate = 0.001\n", "").replace("target_update_freq = 20\n", "")
+    run = make_run(tmp_path, swept + SWEEP)
+    trained(run)
+    rows = read_metrics(run / "metrics.csv")
+    labels = ["learning_rate=0.001 target_update_freq=20", "learning_rate=0.001 target_update_freq=7",
+              "learning_rate=0.003 target_update_freq=20", "learning_rate=0.003 target_update_freq=7"]
+    assert [sorted({r["config"] for r in rows if int(r["agent"]) == a}) for a in range(4)] == [[x] for x in labels]
+    assert all(sum(int(r["agent"]) == a for r in rows) == 20 for a in range(4))
+    log = (run / "training.log").read_text()
+    assert "[INIT] Sweep: 4 configurations x 1 seed(s), in one program" in log
+    assert f"  [ep_0020 {labels[3]}] avg_reward=" in log
+    assert [s.episode for s in parse_log(run / "training.log")] == [10, 20]
+
+    # the last configuration's agent is what seed 0 of a plain run with its values gives
+    alone = make_run(tmp_path, PAINT_CONFIG, name="alone", learning_rate=0.003, target_update_freq=7, num_seeds=2)
+    trained(alone)
+    assert rewards(run, 3) == rewards(alone, 0)
+    assert rewards(run, 0) != rewards(run, 3)
+
+    assert main(["plot", str(run), "-o", str(tmp_path / "sweep.svg")]) == 0
+    assert labels[1] in (tmp_path / "sweep.svg").read_text()
+    from jaxdqn.policy import TrainedPolicy
+    last, first = TrainedPolicy(run, agent=3), TrainedPolicy(run)
+    for a, b in zip(jax.tree.leaves(last.params), jax.tree.leaves(TrainedPolicy(alone).params)):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(jax.tree.leaves(first.params)[0], jax.tree.leaves(last.params)[0])
+    capsys.readouterr()
+    assert main(["eval", str(run), "--agent", "4", "--episodes", "1"]) == 2
+    assert f"holds 4 agent(s), numbered 0 to 3; each configuration of its sweep has 1 (agents in order: {labels[0]}" \
+        in capsys.readouterr().err
+    (run / "config.toml").write_text((run / "config.toml").read_text().replace("[0.001, 0.003]", "[0.001]"))
+    capsys.readouterr()
+    assert main(["train", str(run), "--episodes", "30"]) == 2
+    err = capsys.readouterr().err
+    assert "ep_0020 was trained with the sweep" in err and "set [sweep] back" in err
