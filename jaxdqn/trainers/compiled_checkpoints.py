@@ -158,13 +158,12 @@ class CompiledCheckpoints(Trainer):
 
     def _restart_changed_schedules(self, saved_hp: dict) -> None:
         """As the host trainer does: a changed ``epsilon`` or ``learning_rate`` restarts that schedule at the new
-        value, and epsilon never stays below a raised ``epsilon_min``."""
+        value, and epsilon never stays below a raised ``epsilon_min`` (each agent's own, in a sweep)."""
         restart = restarted_schedules(saved_hp, self.hp)
-        floor = float(self.hp["epsilon_min"])
 
         def restarted(state: RunnerState) -> RunnerState:
             state = state._replace(**{k: jnp.full_like(getattr(state, k), v) for k, v in restart.items()})
-            return state._replace(epsilon=jnp.maximum(state.epsilon, floor))
+            return state._replace(epsilon=jnp.maximum(state.epsilon, state.hyper.epsilon_min))
 
         self.state = self._placed(restarted)(self.state)
 
