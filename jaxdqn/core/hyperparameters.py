@@ -55,8 +55,6 @@ def grid(settings: Settings = Settings(), **values) -> Hyperparameters:
     empty = [k for k, v in values.items() if not len(v)]
     if empty:
         raise ValueError(f"{', '.join(empty)}: an empty list of values")
-    combinations = list(itertools.product(*values.values()))
-    return Hyperparameters(**{
-        f: jnp.asarray([c[list(values).index(f)] for c in combinations] if f in values
-                       else [getattr(settings, f)] * len(combinations), TYPES.get(f, jnp.float32))
-        for f in SWEEPABLE})
+    each = [Hyperparameters.from_settings(settings._replace(**dict(zip(values, combination))))
+            for combination in itertools.product(*values.values())]
+    return jax.tree.map(lambda *x: jnp.stack(x), *each)

@@ -27,7 +27,7 @@ import numpy as np
 from jaxdqn.config import RunConfig
 from jaxdqn.config.assembly import RunParts, assemble_config
 from jaxdqn.config.schema import configuration_label
-from jaxdqn.core.hyperparameters import Hyperparameters
+from jaxdqn.core.hyperparameters import grid
 from jaxdqn.core.rows import rows_width, widen_replay, widen_rows
 from jaxdqn.core.runner import Clock, RunnerState, make_runner
 from jaxdqn.core.settings import Settings
@@ -72,7 +72,8 @@ class CompiledTrainer(CompiledCheckpoints):
         if self.seed_was_drawn and jax.process_count() > 1:  # one program: every process takes process 0's draw
             from jax.experimental import multihost_utils
             self.seed = int(multihost_utils.broadcast_one_to_all(np.int32(self.seed)))
-        self.configurations = config.configurations  # [{}] without a [sweep]
+        self.sweep = config.sweep  # {} without a [sweep]
+        self.configurations = config.configurations  # [{}] without one: the sweep's combinations, in grid's order
         self.labels = [configuration_label(c) for c in self.configurations] if config.sweep else None
         self.num_seeds = hp["num_seeds"] * len(self.configurations)  # every agent: configurations x seeds
         self.device_choice = select_device(hp["device"])
@@ -120,8 +121,7 @@ class CompiledTrainer(CompiledCheckpoints):
         if self.labels is None:
             init = jax.vmap(runner.init) if n > 1 else lambda keys: runner.init(keys[0])
         else:  # each agent with its configuration's hyperparameters
-            hyper = jax.tree.map(lambda *x: jnp.stack(x), *[Hyperparameters.from_settings(settings._replace(**c))
-                                                            for c in self.configurations for _ in range(seeds)])
+            hyper = jax.tree.map(lambda x: jnp.repeat(x, seeds, axis=0), grid(settings, **self.sweep))
             init = lambda keys: jax.vmap(runner.init, in_axes=(0, None, 0))(keys, 0, hyper)  # noqa: E731
         # configuration c's seed s has the key seed s has without a sweep
         return runner, jax.jit(lambda seed: init(jnp.tile(jax.random.split(jax.random.PRNGKey(seed), seeds),
