@@ -46,7 +46,8 @@ def main(argv=None):
     parser.add_argument("--learning-rates", type=int, default=8)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--episodes", type=int, default=300, help="episodes each agent trains")
-    parser.add_argument("--rows-width", type=int, default=0, help="Settings.rows_width (0: make_train's default)")
+    parser.add_argument("--rows-width", type=int, default=None,
+                        help="Settings.rows_width (default: make_train's, row lists as long as the board; 0: boards)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--check", action="store_true", help="train each agent alone too and compare")
     parser.add_argument("--json")

@@ -2,9 +2,12 @@
 (:func:`board_rows`, for the host loop's replay) and on the device in jnp (:func:`to_stored`, inside the
 compiled loop), the same lists either way.
 
-Both loops store an MLP's boards as lists of occupied one-hot rows, padded to a power of two. When a
+Both trainers store an MLP's boards as lists of occupied one-hot rows, padded to a power of two. When a
 board has more occupied cells than the lists hold (an egocentric view near the edge, a longer snake)
-every place holding lists is widened with :func:`widen_rows`.
+every place holding lists is widened with :func:`widen_rows`. A pure training function cannot widen
+anything, so ``make_runner`` and ``make_train`` store lists as long as the board by default
+(:func:`chosen_rows_width`), which no board outgrows, and the network reads only as much of them as a
+batch needs (:func:`reading_widths`).
 """
 from __future__ import annotations
 
@@ -43,6 +46,28 @@ def stored_rows_width(spec: NetworkSpec, occupied: int) -> int:
         return 0
     width = rows_width(occupied)
     return width if width <= max(DENSE_ROWS_WIDTH, spec.board_height * spec.board_width // 4) else 0
+
+
+READ_FROM = 16  # the narrowest reading of lists as long as the board
+
+
+def reading_widths(spec: NetworkSpec) -> tuple[int, ...]:
+    """The widths an MLP reads lists as long as the board at (``layers.sum_listed_rows``): 16, 64, ...
+    (by fours: a reading costs in proportion to its width, so few are needed), then the widest lists
+    :func:`stored_rows_width` keeps; a batch with longer lists takes the one-hot product."""
+    bound = max(DENSE_ROWS_WIDTH, spec.board_height * spec.board_width // 4)
+    widths, width = [], READ_FROM
+    while width < bound:
+        widths.append(width)
+        width *= 4
+    return (*widths, bound)
+
+
+def chosen_rows_width(spec: NetworkSpec, occupied: int) -> int:
+    """The stored form a pure training run chooses (``Settings.rows_width = None``) for a game whose start
+    boards have ``occupied`` cells: where the trainers would store row lists (:func:`stored_rows_width` of
+    twice that), lists as long as the board, which no board outgrows; else 0, the boards."""
+    return spec.board_height * spec.board_width if stored_rows_width(spec, max(READ_FROM, 2 * occupied)) else 0
 
 
 def rows_dtype(spec: NetworkSpec, xp=np):

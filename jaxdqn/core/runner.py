@@ -20,9 +20,10 @@ The shape-free hyperparameters (:class:`~jaxdqn.core.hyperparameters.Hyperparame
 agent's own values in its state, so agents stacked or vmapped together may differ in them (a sweep);
 the clock holds the target period, one for all agents or one each.
 
-An MLP's observations are stored as row lists of a fixed width (see
-:class:`~jaxdqn.core.types.RowsObservation`); a board with more occupied cells sets ``overflow``
-and ends the chunk, and the caller reruns the chunk with wider lists.
+An MLP's observations are stored as row lists (see :class:`~jaxdqn.core.types.RowsObservation`): by
+default as long as the board, so none overflows (:func:`~jaxdqn.core.rows.chosen_rows_width`); with a
+narrower ``Settings.rows_width``, a board with more occupied cells sets ``overflow`` and ends the chunk,
+and the caller reruns the chunk with wider lists.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxdqn.core import learner
 from jaxdqn.core.acting import epsilon_greedy
@@ -37,7 +39,7 @@ from jaxdqn.core.hyperparameters import Hyperparameters
 from jaxdqn.core.learner import LearnerState, PendingPriorities
 from jaxdqn.core.member_loops import any_member, keep_where, member_runs
 from jaxdqn.core.networks import Network
-from jaxdqn.core.rows import to_stored
+from jaxdqn.core.rows import chosen_rows_width, to_stored
 from jaxdqn.core.schedules import decayed_epsilon, decayed_learning_rate, target_copy_due
 from jaxdqn.core.settings import Settings
 from jaxdqn.core.types import Transition, example_transition
@@ -109,7 +111,7 @@ class Runner(NamedTuple):
     init: Any  # (key, shard=0, hyper=None) -> RunnerState (one agent; hyper: the settings' by default)
     run_chunk: Any  # (agent or stacked agents, clock, target_episodes, max_iterations) -> (agents, clock, iterations)
     updates: Any  # (agent, key, n) -> agent: n updates on its replay, no game played (the update's own cost)
-    settings: Settings
+    settings: Settings  # with rows_width made concrete
     records: int  # capacity of the episode records
     init_clock: Any  # (target_update_freq=None) -> Clock: the settings' period, or a scalar or [agents] of them
 
@@ -125,8 +127,8 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
     gradients are averaged over it (parameters stay identical) and finished episodes are counted over it;
     ``mesh_axes`` are all the mesh's axes, over which a chunk's end is decided.
     """
-    s = settings
     spec = network.spec
+    s = settings if settings.rows_width is not None else settings._replace(rows_width=default_rows_width(game, network))
     n = s.num_envs // data_shards  # this device's games
     batch_size, capacity = s.batch_size // data_shards, s.memory_capacity // data_shards
     steps, updates = s.steps_per_iteration, s.updates_per_iteration
@@ -293,4 +295,15 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
     def only_updates(r: RunnerState, key, count):
         return jax.lax.fori_loop(0, count, lambda i, r: train_once(r, jax.random.fold_in(key, i))[0], r)
 
-    return Runner(init, run_chunk, only_updates, settings, records, init_clock)
+    return Runner(init, run_chunk, only_updates, s, records, init_clock)
+
+
+def default_rows_width(game: JaxGame, network: Network) -> int:
+    """``Settings.rows_width = None`` made concrete for ``game`` and ``network``: lists as long as the board for
+    the built-in MLP over a sparse start board (:func:`~jaxdqn.core.rows.chosen_rows_width`), else 0 (boards;
+    a network of your own reads boards)."""
+    spec = network.spec
+    if not network.builtin or not spec.has_board or spec.spatial:
+        return 0
+    _, obs = jax.jit(game.reset)(jax.random.PRNGKey(0))
+    return chosen_rows_width(spec, int(np.count_nonzero(np.asarray(obs.board))))

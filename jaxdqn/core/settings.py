@@ -31,7 +31,10 @@ class Settings(NamedTuple):
     huber_delta: float = 1.0  # where the loss turns from quadratic to linear in the TD error (the reference: 1)
     max_grad_norm: float = 10.0  # gradients are scaled down to this global norm (the reference: 10)
     n_step: int = 1  # steps each return sums before bootstrapping (1: the reference's one-step targets)
-    rows_width: int = 0  # row-list width replay stores boards in; 0 stores boards
+    # how the compiled loop stores an MLP's boards: None chooses (row lists as long as the board, which no
+    # board outgrows, for a sparse board; else the boards), 0 stores boards, N > 0 lists of N entries
+    # (a board with more occupied cells sets ``overflow``)
+    rows_width: int | None = None
 
     @classmethod
     def from_hyperparameters(cls, hp: Mapping, **changes) -> Settings:

@@ -10,7 +10,7 @@
 
 ``metrics`` holds every episode's reward, length and average loss, in the order they
 finished, and ``overflow``: True when a board outgrew ``settings.rows_width`` row lists
-(the run is then not the one the settings describe: raise ``rows_width``). With
+(only with a width you set; the default never overflows). With
 ``eval_every``, the agent also plays greedily every that many episodes, inside the same
 program (rejax's ``eval_callback`` idea): ``eval_episodes``, ``eval_return``, ``eval_length``,
 or what ``eval_callback`` returns.
@@ -65,7 +65,7 @@ def make_train(config: TrainConfig):
       the updates made during the episode, 0 when none); and ``episodes`` (int32: episodes finished, at
       least ``config.episodes``; games still running when the last one finished stop there) and
       ``overflow`` (bool: a board had more occupied cells than ``settings.rows_width`` row entries, so
-      some were dropped; 0 never overflows). With ``config.eval_every = N``, one evaluation each time
+      some were dropped; the default, None, and 0 never overflow). With ``config.eval_every = N``, one evaluation each time
       another N episodes have finished (``K = episodes // N`` of them): ``eval_episodes`` (int32 ``[K]``:
       episodes finished when it ran, at least N, 2N, ...), and ``eval_return`` and ``eval_length``
       (float32 ``[K]``: the mean return and length of ``eval_games`` greedy games), or, with
@@ -73,8 +73,9 @@ def make_train(config: TrainConfig):
       randomness from training, so the episodes are the same with it or without.
     """
     network = make_network(game_spec(config.game, config.hidden_sizes, dueling=config.dueling), config.network)
-    s = config.settings
-    runner = make_runner(config.game, network, s, config.episodes + s.steps_per_iteration * s.num_envs)
+    runner = make_runner(config.game, network, config.settings,
+                         config.episodes + config.settings.steps_per_iteration * config.settings.num_envs)
+    s = runner.settings  # rows_width chosen
     evaluations = config.episodes // config.eval_every if config.eval_every > 0 else 0
     evaluate = (config.eval_callback or _greedy_means(make_evaluate(
         config.game, network, s.rows_width, config.eval_games, s.max_turns_per_episode))) if evaluations else None

@@ -10,7 +10,7 @@ from jaxdqn.core import learner
 from jaxdqn.core.networks import count_params, layers, make_network, one_hot_board
 from jaxdqn.core.networks.layers import conv3x3_xla, xla_conv3x3
 from jaxdqn.core.networks.migrate import from_legacy, legacy_params_shapes
-from jaxdqn.core.rows import board_rows
+from jaxdqn.core.rows import board_rows, reading_widths
 from jaxdqn.core.types import NetworkSpec, Observation, RowsObservation
 from tests.support import legacy_network
 from tests.support.helpers import SMALL_SPEC, numpy_dense_input, random_observations, random_transitions
@@ -111,6 +111,54 @@ def test_row_lists_give_the_same_q_values_and_gradients_as_boards(density, width
     np.testing.assert_allclose(jax.jit(net.apply)(params, rows), jax.jit(net.apply)(params, obs), atol=1e-5)
     grad = lambda o: jax.grad(lambda p: net.apply(p, o).sum())(params)["input"]["board_kernel"]
     np.testing.assert_allclose(grad(rows), grad(obs), atol=1e-5)
+
+
+SNAKE_SIZED = NetworkSpec(16, 32, 6, 2, (16,), 5)  # 512 cells: lists as long as the board are read at 16, 64, 128
+
+
+def exact_board(rng, occupied: int, n: int = 4) -> Observation:
+    """``n`` boards with exactly ``occupied`` cells taken (codes at random)."""
+    cells = SNAKE_SIZED.board_height * SNAKE_SIZED.board_width
+    board = np.zeros((n, cells), np.uint8)
+    for b in board:
+        b[rng.choice(cells, occupied, replace=False)] = rng.integers(1, SNAKE_SIZED.num_channels + 1, occupied)
+    return Observation(jnp.asarray(board.reshape(n, SNAKE_SIZED.board_height, SNAKE_SIZED.board_width)),
+                       jnp.asarray(rng.normal(size=(n, 2)), jnp.float32))
+
+
+def listed(obs: Observation, width: int = 512) -> RowsObservation:
+    return RowsObservation(jnp.asarray(board_rows(np.asarray(obs.board), SNAKE_SIZED, width)), obs.extras)
+
+
+@pytest.mark.slow
+def test_lists_as_long_as_the_board_are_read_as_far_as_the_batch_needs():
+    """make_train's default lists (512 entries here) give the narrow lists' values exactly while a batch fits
+    16, 64 or 128 entries, and the one-hot product's past that; gradients the one-hot product's; under vmap
+    all members read as far as the longest needs, which changes no member's sums while it stays within 128."""
+    assert reading_widths(SNAKE_SIZED) == (16, 64, 128)
+    net = make_network(SNAKE_SIZED)
+    params = net.init(jax.random.PRNGKey(0))
+    apply = jax.jit(net.apply)
+    rng = np.random.default_rng(4)
+    boards = {occupied: exact_board(rng, occupied) for occupied in (3, 16, 17, 64, 65, 128, 129, 400)}
+    for occupied, obs in boards.items():
+        q = apply(params, listed(obs))
+        np.testing.assert_allclose(q, apply(params, obs), rtol=1e-5, atol=1e-5)
+        read = next((w for w in (16, 64, 128) if occupied <= w), None)
+        if read:  # the same sums as lists of just that width
+            np.testing.assert_array_equal(q, apply(params, listed(obs, read)))
+        grad = lambda o: jax.jit(jax.grad(lambda p: net.apply(p, o).sum()))(params)["input"]["board_kernel"]
+        np.testing.assert_allclose(grad(listed(obs)), grad(obs), rtol=1e-5, atol=1e-6)
+
+    members = [listed(boards[k]) for k in (3, 65, 400)]
+    together = jax.jit(jax.vmap(net.apply, (None, 0)))(params, jax.tree.map(lambda *x: jnp.stack(x), *members))
+    for i, member in enumerate(members):
+        np.testing.assert_allclose(together[i], apply(params, member), rtol=1e-5, atol=1e-5)
+    # a member whose lists fit 16 gets the same sums whether its neighbour makes the batch read 16 or 128 entries
+    pair = jax.jit(jax.vmap(net.apply, (None, 0)))
+    read_at_16 = pair(params, jax.tree.map(lambda *x: jnp.stack(x), members[0], members[0]))
+    read_at_128 = pair(params, jax.tree.map(lambda *x: jnp.stack(x), members[0], members[1]))
+    np.testing.assert_array_equal(read_at_128[0], read_at_16[0])
 
 
 def test_the_xla_convolutions_cheaper_gradient_matches_xlas_own():

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from jaxdqn.core.rows import BoardOutgrewRows, board_rows, rows_width, stored_rows_width, widen_rows
+from jaxdqn.core.rows import (BoardOutgrewRows, board_rows, chosen_rows_width, reading_widths, rows_width,
+                              stored_rows_width, widen_rows)
 from jaxdqn.core.types import RowsObservation, Transition
 from tests.support.helpers import SMALL_SPEC
 
@@ -22,6 +23,16 @@ def test_board_rows_lists_occupied_cells_and_refuses_too_short_lists():
     assert stored_rows_width(SMALL_SPEC._replace(board_height=0), 17) == 0
     beast = SMALL_SPEC._replace(board_height=20, board_width=40)  # 800 cells, 251 of them taken at the start
     assert stored_rows_width(beast, 2 * 251) == 0 and stored_rows_width(beast, 2 * 45) == 128
+
+
+def test_a_pure_run_stores_lists_as_long_as_the_board_where_the_trainers_store_lists():
+    snake = SMALL_SPEC._replace(board_height=16, board_width=32, num_channels=6)
+    assert chosen_rows_width(snake, 3) == 512 and reading_widths(snake) == (16, 64, 128)
+    assert chosen_rows_width(SMALL_SPEC, 2) == 20 and reading_widths(SMALL_SPEC) == (16, 64)  # read whole
+    beast = SMALL_SPEC._replace(board_height=20, board_width=40)
+    assert chosen_rows_width(beast, 251) == 0 and chosen_rows_width(beast, 45) == 800  # dense start: boards
+    assert reading_widths(beast) == (16, 64, 200)
+    assert chosen_rows_width(snake._replace(spatial=True), 3) == 0  # a CNN reads boards
 
 
 def test_widen_rows_pads_observations_and_transitions_with_the_no_row_value():

@@ -1,5 +1,6 @@
 """The compiled loop's core: a whole run as a pure function, seeds side by side, the host's schedules."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -74,3 +75,31 @@ def test_a_chunk_stops_at_an_overflow_before_storing_it():
     agents = jax.tree.map(lambda x: x[None], runner.init(jax.random.PRNGKey(0)))
     agents, clock, iterations = jax.jit(runner.run_chunk)(agents, runner.init_clock(), 100, 1000)
     assert bool(agents.overflow[0]) and int(iterations) < 1000  # paint fills more than 16 cells
+
+
+@pytest.mark.slow
+def test_by_default_a_pure_run_stores_lists_no_board_outgrows_and_trains_as_with_wide_enough_lists():
+    """Settings.rows_width None: paint's 8 x 8 board as lists of 64 entries (never an overflow), the same run
+    as lists of 64 chosen by hand; a network of your own and a dense start board get boards."""
+    default_state, default = jax.jit(make_train(small(rows_width=None)))(jax.random.PRNGKey(0))
+    chosen_state, chosen = jax.jit(make_train(small(rows_width=64)))(jax.random.PRNGKey(0))
+    assert default_state.obs.rows.shape == (1, 64) and not bool(default["overflow"])
+    np.testing.assert_array_equal(default["episode_reward"], chosen["episode_reward"])
+    for a, b in zip(jax.tree.leaves(default_state.learner.params), jax.tree.leaves(chosen_state.learner.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+    spec = game_spec(paint_jax.JAX_GAME, (16,))
+    assert make_runner(paint_jax.JAX_GAME, make_network(spec), SMALL._replace(rows_width=None), 10).settings.rows_width == 64
+    own = make_network(spec, OwnNetwork(spec.num_actions))
+    assert make_runner(paint_jax.JAX_GAME, own, SMALL._replace(rows_width=None), 10).settings.rows_width == 0
+    full = paint_jax.JAX_GAME._replace(reset=lambda key: (paint_jax.reset(key)[0], paint_jax.reset(key)[1]._replace(
+        board=jnp.full((8, 8), 2, jnp.uint8))))
+    assert make_runner(full, make_network(spec), SMALL._replace(rows_width=None), 10).settings.rows_width == 0
+
+
+class OwnNetwork(nn.Module):
+    actions: int
+
+    @nn.compact
+    def __call__(self, obs):
+        return nn.Dense(self.actions)(obs.board.reshape(obs.board.shape[0], -1).astype(jnp.float32))

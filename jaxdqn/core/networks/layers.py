@@ -1,7 +1,8 @@
 """Layers whose values equal the textbook ones, written so XLA runs them fast on CPUs.
 
 ``sum_rows`` is the product of a one-hot input with a weight matrix, computed from the list
-of the input's nonzero rows; ``conv3x3`` is a same-padded 3x3 convolution, by oneDNN on CPUs
+of the input's nonzero rows (``sum_listed_rows``: from lists long enough for any board, reading
+only as much of them as a batch needs); ``conv3x3`` is a same-padded 3x3 convolution, by oneDNN on CPUs
 (``jaxdqn.native``) or in XLA's operations with a cheaper gradient than XLA's own.
 ``torch_uniform`` is PyTorch's default initialisation, so learning starts as in the reference
 trainer.
@@ -15,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdqn import native
+from jaxdqn.core.member_loops import any_member
 
 
 def torch_uniform(fan_in: int):
@@ -35,19 +37,32 @@ def one_hot_board(board: jax.Array, num_channels: int, dtype=jnp.float32) -> jax
     return jax.nn.one_hot(board.astype(jnp.int32) - 1, num_channels, dtype=dtype)
 
 
+UNROLLED_ROWS = 32  # lists up to this long are read by as many gathers, written out; longer ones in a loop
+
+
 @jax.custom_vjp
 def sum_rows(table: jax.Array, rows: jax.Array) -> jax.Array:
     """``sum_k table[rows[..., k]]``, where rows past the end of ``table`` add nothing.
 
-    Written as K gathers of one row per list, added up: on CPUs XLA runs these faster than
-    one gather of all ``[..., K, H]`` rows and a sum, which writes that whole intermediate out.
-    The gradient is one scatter-add of the output gradient into every listed row.
+    Written as K gathers of one row per list, added up in list order: XLA runs these faster on CPUs
+    than one gather of all ``[..., K, H]`` rows and a sum, which writes that whole intermediate out.
+    Lists longer than ``UNROLLED_ROWS`` are read in a loop (eight gathers an iteration), as fast and
+    compiled in a fraction of the time. Either way the rows are added in list order, so lists that
+    differ only in padding give the same float sums. The gradient is one scatter-add of the output
+    gradient into every listed row.
     """
     rows = rows.astype(jnp.int32)
-    total = jnp.take(table, rows[..., 0], axis=0, mode="fill", fill_value=0)
-    for k in range(1, rows.shape[-1]):
-        total = total + jnp.take(table, rows[..., k], axis=0, mode="fill", fill_value=0)
-    return total
+
+    def add_row(total, row):
+        return total + jnp.take(table, row, axis=0, mode="fill", fill_value=0), None
+
+    first = jnp.take(table, rows[..., 0], axis=0, mode="fill", fill_value=0)
+    rest = jnp.moveaxis(rows[..., 1:], -1, 0)
+    if rows.shape[-1] > UNROLLED_ROWS:
+        return jax.lax.scan(add_row, first, rest, unroll=8)[0]
+    for row in rest:
+        first = add_row(first, row)[0]
+    return first
 
 
 def _sum_rows_fwd(table, rows):
@@ -62,6 +77,38 @@ def _sum_rows_bwd(residuals, g):
 
 
 sum_rows.defvjp(_sum_rows_fwd, _sum_rows_bwd)
+
+
+def sum_listed_rows(table: jax.Array, rows: jax.Array, widths: tuple[int, ...]) -> jax.Array:
+    """:func:`sum_rows` of ``[B, K]`` lists that may be as long as the board (so no board overflows them),
+    reading the first ``w`` entries for the smallest ``w`` in ``widths`` (ascending) that holds every list
+    of the batch; past them, the whole lists if a width is at least K, else the product with the one-hot
+    input the lists describe.
+
+    Lists fill from the front, so a list with at most ``w`` rows is whole in its first ``w`` entries, and
+    every reading adds the same rows in the same order: all give exactly what ``sum_rows(table, rows)``
+    gives but the product, which sums in another order. One reading runs per call, chosen for the whole
+    batch and, under ``vmap``, for every member together (:func:`any_member`).
+    """
+    pad, k = table.shape[0], rows.shape[-1]
+    narrow = tuple(w for w in widths if w < k)
+    longer = [any_member(jnp.any(rows[..., w] < pad)) for w in narrow]  # some list holds more than w rows
+    reading = sum((x.astype(jnp.int32) for x in longer), jnp.int32(0))
+    whole = sum_rows if len(narrow) < len(widths) else _listed_one_hot_product
+    readings = [functools.partial(_first_rows, w) for w in narrow] + [whole]
+    return jax.lax.switch(reading, readings, table, rows) if narrow else whole(table, rows)
+
+
+def _first_rows(width, table, rows):
+    return sum_rows(table, rows[..., :width])
+
+
+def _listed_one_hot_product(table, rows):
+    """``one_hot @ table`` for the one-hot inputs that ``[B, K]`` lists describe."""
+    batch = rows.shape[0]
+    x = jnp.zeros((batch, table.shape[0] + 1), table.dtype)  # the last column takes the padding
+    x = x.at[jnp.arange(batch)[:, None], jnp.minimum(rows.astype(jnp.int32), table.shape[0])].set(1)
+    return one_hot_dense(x[:, :-1], table)
 
 
 @jax.custom_vjp

@@ -21,7 +21,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxdqn.core.networks.layers import conv3x3, one_hot_board, one_hot_dense, sum_rows, torch_uniform
+from jaxdqn.core.networks.layers import conv3x3, one_hot_board, one_hot_dense, sum_listed_rows, sum_rows, torch_uniform
+from jaxdqn.core.rows import reading_widths
 from jaxdqn.core.types import NetworkSpec, Observation, RowsObservation
 
 CONV_CHANNELS = (32, 64)
@@ -52,7 +53,9 @@ class BoardInput(nn.Module):
         init = torch_uniform(board_inputs + n_extras)
         board_kernel = self.param("board_kernel", init, (board_inputs, self.features))
         bias = self.param("bias", init, (self.features,))
-        if isinstance(obs, RowsObservation):
+        if isinstance(obs, RowsObservation) and obs.rows.shape[-1] >= self.spec.board_height * self.spec.board_width:
+            h = sum_listed_rows(board_kernel, obs.rows, reading_widths(self.spec))  # lists that hold any board
+        elif isinstance(obs, RowsObservation):
             h = sum_rows(board_kernel, obs.rows)
         else:
             onehot = one_hot_board(obs.board, self.spec.num_channels)
