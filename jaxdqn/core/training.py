@@ -65,12 +65,12 @@ def make_train(config: TrainConfig):
       the updates made during the episode, 0 when none); and ``episodes`` (int32: episodes finished, at
       least ``config.episodes``; games still running when the last one finished stop there) and
       ``overflow`` (bool: a board had more occupied cells than ``settings.rows_width`` row entries, so
-      some were dropped; the default, None, and 0 never overflow). With ``config.eval_every = N``, one evaluation each time
-      another N episodes have finished (``K = episodes // N`` of them): ``eval_episodes`` (int32 ``[K]``:
-      episodes finished when it ran, at least N, 2N, ...), and ``eval_return`` and ``eval_length``
-      (float32 ``[K]``: the mean return and length of ``eval_games`` greedy games), or, with
-      ``eval_callback``, ``eval``: what it returned, stacked ``[K, ...]``. Evaluating draws no
-      randomness from training, so the episodes are the same with it or without.
+      some were dropped; the default, None, and 0 never overflow). With ``config.eval_every = N``, one
+      evaluation each time another N episodes have finished (``K = episodes // N`` of them):
+      ``eval_episodes`` (int32 ``[K]``: episodes finished when it ran, at least N, 2N, ...), and
+      ``eval_return`` and ``eval_length`` (float32 ``[K]``: the mean return and length of ``eval_games``
+      greedy games), or, with ``eval_callback``, ``eval``: what it returned, stacked ``[K, ...]``.
+      Evaluating draws no randomness from training, so the episodes are the same with it or without.
     """
     network = make_network(game_spec(config.game, config.hidden_sizes, dueling=config.dueling), config.network)
     runner = make_runner(config.game, network, config.settings,

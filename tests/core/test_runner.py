@@ -89,12 +89,13 @@ def test_by_default_a_pure_run_stores_lists_no_board_outgrows_and_trains_as_with
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
     spec = game_spec(paint_jax.JAX_GAME, (16,))
-    assert make_runner(paint_jax.JAX_GAME, make_network(spec), SMALL._replace(rows_width=None), 10).settings.rows_width == 64
+    unset = SMALL._replace(rows_width=None)
+    assert make_runner(paint_jax.JAX_GAME, make_network(spec), unset, 10).settings.rows_width == 64
     own = make_network(spec, OwnNetwork(spec.num_actions))
-    assert make_runner(paint_jax.JAX_GAME, own, SMALL._replace(rows_width=None), 10).settings.rows_width == 0
+    assert make_runner(paint_jax.JAX_GAME, own, unset, 10).settings.rows_width == 0
     full = paint_jax.JAX_GAME._replace(reset=lambda key: (paint_jax.reset(key)[0], paint_jax.reset(key)[1]._replace(
         board=jnp.full((8, 8), 2, jnp.uint8))))
-    assert make_runner(full, make_network(spec), SMALL._replace(rows_width=None), 10).settings.rows_width == 0
+    assert make_runner(full, make_network(spec), unset, 10).settings.rows_width == 0
 
 
 class OwnNetwork(nn.Module):
