@@ -91,11 +91,6 @@ class RunnerState(NamedTuple):
     hyper: Hyperparameters  # this agent's shape-free hyperparameters (config, not progress)
 
 
-def _where(mask, a, b):
-    """``a`` where ``mask`` (one flag per leading entry), else ``b``, for every leaf."""
-    return jax.tree.map(lambda x, y: jnp.where(mask.reshape(mask.shape + (1,) * (x.ndim - 1)), x, y), a, b)
-
-
 def _append(records: EpisodeRecords, ended, reward, length, loss, epsilon) -> EpisodeRecords:
     slot = jnp.where(ended, records.count + jnp.cumsum(ended) - 1, records.reward.shape[0])
     return EpisodeRecords(records.reward.at[slot].set(reward, mode="drop"),
@@ -132,6 +127,7 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
     n = s.num_envs // data_shards  # this device's games
     batch_size, capacity = s.batch_size // data_shards, s.memory_capacity // data_shards
     steps, updates = s.steps_per_iteration, s.updates_per_iteration
+    pool = -(-n // 16)  # ended games whose fresh boards are made into row lists at a time
     buffer = s.buffer(capacity, stride=n)  # a step adds one transition per game
 
     def optimizer(hyper: Hyperparameters):
@@ -172,6 +168,25 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
     acting_fields = ("games", "obs", "ep_reward", "ep_length", "ep_loss", "ep_updates", "epsilon", "learning_rate",
                      "episodes", "records", "overflow")
 
+    def restarted(obs, ended, final):
+        """The stored form of the games' observations after a step: ``final`` (the step's, stored) where a game
+        goes on, the fresh game's where it ended. Only the ended games' boards are converted to row lists,
+        ``pool`` at a time (turning a board into a list costs about as much as the rest of a game's step)."""
+        if not s.rows_width:
+            return obs, jnp.bool_(False)
+        rank, total = jnp.cumsum(ended) - 1, jnp.sum(ended)
+
+        def convert(carry):
+            start, stored, overflow = carry
+            index = jnp.nonzero(ended & (rank >= start) & (rank < start + pool), size=pool, fill_value=n)[0]
+            made, more = to_stored(jax.tree.map(lambda x: x[jnp.minimum(index, n - 1)], obs), spec, s.rows_width)
+            stored = jax.tree.map(lambda current, new: current.at[index].set(new, mode="drop"), stored, made)
+            return start + pool, stored, overflow | more
+
+        # any_member: under vmap one loop for all members (one with fewer ended games converts nothing more)
+        return jax.lax.while_loop(lambda carry: any_member(carry[0] < total), convert,
+                                  (jnp.int32(0), final, jnp.bool_(False)))[1:]
+
     def game_step(params, hyper: Hyperparameters, a: dict, key):
         """One step of every game; ``a`` holds only the fields acting changes (a scan over the whole state
         would carry replay and learner through every step)."""
@@ -181,10 +196,7 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         out = step_and_reset_games(game, a["games"], actions, jax.random.split(env_key, n), cut)
         ended = out.done | cut
         final, overflow = to_stored(out.final_obs, spec, s.rows_width)
-        # any_member: under vmap one branch for all members, not both for each (see member_loops)
-        fresh, fresh_overflow = jax.lax.cond(any_member(jnp.any(ended)),
-                                             lambda: to_stored(out.obs, spec, s.rows_width),
-                                             lambda: (final, jnp.bool_(False)))
+        current, fresh_overflow = restarted(out.obs, ended, final)
         transition = Transition(a["obs"], actions, out.reward.astype(jnp.float32), final, out.done,
                                 ended=ended if s.n_step > 1 else None)
         reward, length = a["ep_reward"] + out.reward, a["ep_length"] + 1
@@ -194,7 +206,7 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         keep = ~ended
         epsilon = decayed_epsilon(a["epsilon"], finished, hyper.epsilon_decay, hyper.epsilon_min, jnp.maximum)
         a = dict(
-            games=out.state, obs=_where(ended, fresh, final),
+            games=out.state, obs=current,
             ep_reward=jnp.where(keep, reward, 0.0), ep_length=jnp.where(keep, length, 0),
             ep_loss=jnp.where(keep, a["ep_loss"], 0.0), ep_updates=jnp.where(keep, a["ep_updates"], 0),
             epsilon=epsilon,
