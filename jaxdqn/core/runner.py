@@ -43,7 +43,7 @@ from jaxdqn.core.rows import chosen_rows_width, to_stored
 from jaxdqn.core.schedules import decayed_epsilon, decayed_learning_rate, target_copy_due
 from jaxdqn.core.settings import Settings
 from jaxdqn.core.types import Transition, example_transition
-from jaxdqn.jaxgames.protocol import JaxGame, step_and_reset_games
+from jaxdqn.jaxgames.protocol import JaxGame, replace_marked, step_and_reset_games
 
 
 class EpisodeRecords(NamedTuple):
@@ -174,18 +174,13 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         ``pool`` at a time (turning a board into a list costs about as much as the rest of a game's step)."""
         if not s.rows_width:
             return obs, jnp.bool_(False)
-        rank, total = jnp.cumsum(ended) - 1, jnp.sum(ended)
 
-        def convert(carry):
-            start, stored, overflow = carry
-            index = jnp.nonzero(ended & (rank >= start) & (rank < start + pool), size=pool, fill_value=n)[0]
-            made, more = to_stored(jax.tree.map(lambda x: x[jnp.minimum(index, n - 1)], obs), spec, s.rows_width)
-            stored = jax.tree.map(lambda current, new: current.at[index].set(new, mode="drop"), stored, made)
-            return start + pool, stored, overflow | more
+        def convert(take):  # the boards' lists, and for each whether its pool overflowed
+            made, overflow = to_stored(jax.tree.map(lambda x: x[take], obs), spec, s.rows_width)
+            return made, jnp.broadcast_to(overflow, take.shape)
 
-        # any_member: under vmap one loop for all members (one with fewer ended games converts nothing more)
-        return jax.lax.while_loop(lambda carry: any_member(carry[0] < total), convert,
-                                  (jnp.int32(0), final, jnp.bool_(False)))[1:]
+        stored, overflow = replace_marked(ended, pool, convert, (final, jnp.zeros((n,), bool)))
+        return stored, jnp.any(overflow)
 
     def game_step(params, hyper: Hyperparameters, a: dict, key):
         """One step of every game; ``a`` holds only the fields acting changes (a scan over the whole state

@@ -31,6 +31,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxdqn.core.member_loops import any_member
 from jaxdqn.core.types import Observation
 
 
@@ -78,22 +79,30 @@ def step_and_reset_games(game: JaxGame, states, actions, keys, cut=False) -> Ste
             game, states, actions, keys, cut)
     step_keys, reset_keys = jnp.moveaxis(jax.vmap(jax.random.split)(keys), 1, 0)
     stepped, final_obs, reward, done = jax.vmap(game.step)(states, actions, step_keys)
-    ended = done | cut
-    rank, total = jnp.cumsum(ended) - 1, ended.sum()  # rank among the games that ended
+
+    def fresh(take):
+        old = jax.tree.map(lambda x: x[take], stepped)
+        return jax.vmap(game.restart)(old, reset_keys[take]) if game.restart else jax.vmap(game.reset)(reset_keys[take])
+
+    new_states, obs = replace_marked(done | cut, pool, fresh, (stepped, final_obs))
+    return Stepped(new_states, obs, reward, done, final_obs)
+
+
+def replace_marked(marked, pool: int, make, into):
+    """``into`` (leaves with a leading axis of N entries) with each entry where ``marked`` replaced by what
+    ``make(take)`` gives for it, where ``take`` indexes ``pool`` of the marked entries at a time (padded with
+    the last entry, whose made values are not written). Only the marked entries are made, so the work
+    follows how many there are, not N; under ``vmap`` one loop serves every member (``any_member``)."""
+    n = marked.shape[0]
+    rank, total = jnp.cumsum(marked) - 1, jnp.sum(marked)  # rank among the marked entries
 
     def next_pool(carry):
-        """Fresh games for the ended games ranked ``[start, start + pool)``."""
-        start, states, obs = carry
-        index = jnp.nonzero(ended & (rank >= start) & (rank < start + pool), size=pool, fill_value=n)[0]
-        take = jnp.minimum(index, n - 1)
-        old = jax.tree.map(lambda x: x[take], states)
-        made = (jax.vmap(game.restart)(old, reset_keys[take]) if game.restart
-                else jax.vmap(game.reset)(reset_keys[take]))
-        states, obs = jax.tree.map(lambda current, new: current.at[index].set(new, mode="drop"), (states, obs), made)
-        return start + pool, states, obs
-    _, new_states, obs = jax.lax.while_loop(lambda carry: carry[0] < total, next_pool,
-                                            (jnp.int32(0), stepped, final_obs))
-    return Stepped(new_states, obs, reward, done, final_obs)
+        start, into = carry
+        index = jnp.nonzero(marked & (rank >= start) & (rank < start + pool), size=pool, fill_value=n)[0]
+        made = make(jnp.minimum(index, n - 1))
+        return start + pool, jax.tree.map(lambda current, new: current.at[index].set(new, mode="drop"), into, made)
+
+    return jax.lax.while_loop(lambda carry: any_member(carry[0] < total), next_pool, (jnp.int32(0), into))[1]
 
 
 def contract_problems(game: JaxGame) -> list[str]:
