@@ -23,8 +23,8 @@ end of each turn, refreshed only after an agent's ``play_turn``):
 State is a fixed-shape pytree: the board as drawn, block counts per cell, the beasts'
 positions with a live flag each, and the player's position. The ten beasts move one after
 another (each sees the others' moves), as ten unrolled steps that compare positions instead of
-writing a board; the board is drawn once, at the end of the turn. A new board
-is costly to shuffle, so few are made per step (``reset_pool``).
+writing a board; the board is drawn once, at the end of the turn. A new board costs
+more than a turn, so boards are made only for the games that ended (``reset_pool``).
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxdqn.core.member_loops import any_member
 from jaxdqn.core.types import Observation
 from jaxdqn.jaxgames.protocol import JaxGame
 
@@ -51,6 +52,7 @@ DY = jnp.array([0, -1, 0, 1], jnp.int32)
 NX = jnp.array([-1, -1, -1, 0, 0, 1, 1, 1], jnp.int32)
 NY = jnp.array([-1, 0, 1, -1, 1, -1, 0, 1], jnp.int32)
 RAY = jnp.arange(1, WIDTH + 1, dtype=jnp.int32)  # a pushed line's cells, 1..WIDTH away from the player
+TRIES = 8  # candidate cells drawn per piece when a board is laid out
 
 
 class BeastState(NamedTuple):
@@ -95,14 +97,34 @@ def new_game(blocks, cells) -> BeastState:
 
 
 def _largest(keys, k: int):
-    """A mask of the ``k`` largest of ``keys`` (ties to the larger index): the k-th largest found bit by bit
-    (a sort is far slower on CPU), then the tied ones by their index the same way."""
+    """A mask of the ``k`` largest of ``keys`` (ties at the k-th to the larger index). A threshold with
+    exactly ``k`` keys at or above it is searched for by interpolation: the keys are uniform, so a few
+    counting passes over the board find it (a sort is far slower on CPU). Only when keys tie at the k-th
+    largest (rare with 32-bit keys) is the tie broken, by index, bit by bit."""
+    n = keys.shape[0]
+
+    def narrowed(bracket):
+        low, high, at_low, at_high, _ = bracket  # at_low = count(keys >= low) > k > count(keys >= high)
+        width = high - low
+        guess = ((at_low - k).astype(jnp.float32) / (at_low - at_high).astype(jnp.float32)
+                 * width.astype(jnp.float32)).astype(jnp.uint32)
+        margin = jnp.maximum(width >> 8, 1)  # keep inside the bracket, so each pass narrows it
+        threshold = low + jnp.clip(guess, margin, width - margin)
+        count = (keys >= threshold).sum(dtype=jnp.int32)
+        up = count >= k
+        return (jnp.where(up, threshold, low), jnp.where(up, high, threshold), jnp.where(up, count, at_low),
+                jnp.where(up, at_high, count), count == k)
+
+    top = jnp.uint32(0xFFFFFFFF)
+    start = (jnp.uint32(0), top, jnp.int32(n), (keys == top).sum(dtype=jnp.int32), jnp.bool_(False))
+    low, _, _, _, found = jax.lax.while_loop(lambda b: ~b[4] & (b[1] - b[0] > 1), narrowed, start)
+    return jax.lax.cond(any_member(~found), lambda: _break_tie(keys, low, k), lambda: keys >= low)
+
+
+def _break_tie(keys, low, k: int):
+    """Keys above ``low`` and, of those equal to it, as many as ``k`` needs, the larger indices first."""
     index = jnp.arange(keys.shape[0])
-    threshold = jnp.uint32(0)
-    for bit in range(31, -1, -1):
-        candidate = threshold | jnp.uint32(1 << bit)
-        threshold = jnp.where((keys >= candidate).sum() >= k, candidate, threshold)
-    above, tied = keys > threshold, keys == threshold
+    above, tied = keys > low, keys == low
     need = k - above.sum()
     lowest = jnp.int32(0)
     for bit in range(int(keys.shape[0] - 1).bit_length() - 1, -1, -1):
@@ -111,18 +133,44 @@ def _largest(keys, k: int):
     return above | (tied & (index >= lowest))
 
 
+def _pieces(blocks, candidates, keys) -> jax.Array:
+    """The player's cell, then the beasts': each piece in turn takes the first of its candidate cells
+    (``candidates``, [pieces, TRIES], uniform over the board) that holds no block and no piece placed before
+    it, which is a uniform draw among the free cells. When a piece finds none free (about one board in a
+    thousand), the board's pieces are placed again by ``keys`` instead: the free cells with the smallest
+    keys, in order, which is uniform too."""
+    free = ~blocks[candidates]  # one gather for every candidate
+    cells, placed = [], jnp.bool_(True)
+    for piece in range(candidates.shape[0]):
+        mine = candidates[piece]
+        ok = free[piece]
+        for before in cells:
+            ok = ok & (mine != before)
+        cells.append(mine[_first(ok)])
+        placed = placed & ok.any()
+    cells = jnp.stack(cells)
+
+    def by_keys(cells):
+        rest = jnp.where(blocks, jnp.uint32(0xFFFFFFFF), keys)
+        chosen = []
+        for _ in range(candidates.shape[0]):
+            cell = jnp.argmin(rest).astype(jnp.int32)
+            chosen.append(cell)
+            rest = rest.at[cell].set(0xFFFFFFFF)
+        return jnp.where(placed, cells, jnp.stack(chosen))
+
+    return jax.lax.cond(any_member(~placed), by_keys, lambda cells: cells, cells)
+
+
 def layout(key) -> tuple[jax.Array, jax.Array]:
-    """The board ``Board`` shuffles: each cell gets a random number, the 240 largest hold blocks and the
-    smallest the player, the next ten the beasts (a uniformly shuffled board, as the retro game's)."""
-    keys = jax.random.bits(key, (CELLS,), jnp.uint32)
+    """The board ``Board`` shuffles (a uniformly shuffled board, as the retro game's): a random number per
+    cell, the 240 largest hold blocks; then the player and the ten beasts, each on a uniformly drawn free
+    cell."""
+    words = random_words(key, CELLS + (BEASTS + 1) * TRIES)
+    keys = words[:CELLS]
     blocks = _largest(keys, BLOCKS)
-    rest = jnp.where(blocks, jnp.uint32(0xFFFFFFFF), keys)
-    cells = []
-    for _ in range(BEASTS + 1):
-        cell = jnp.argmin(rest).astype(jnp.int32)
-        cells.append(cell)
-        rest = rest.at[cell].set(0xFFFFFFFF)
-    return blocks, jnp.stack(cells)
+    candidates = (words[CELLS:] % CELLS).astype(jnp.int32).reshape(BEASTS + 1, TRIES)
+    return blocks, _pieces(blocks, candidates, keys)
 
 
 def reset(key) -> tuple[BeastState, Observation]:
@@ -140,6 +188,31 @@ def _cell(x, y):
     return jnp.clip(y, 0, HEIGHT - 1) * WIDTH + jnp.clip(x, 0, WIDTH - 1)
 
 
+def _first(mask, values=None):
+    """The index of the first True of ``mask`` (0 if none), or with ``values``, of the smallest value where
+    ``mask`` holds (ties to the first), as ``argmax``/``argmin`` would give: a plain minimum over
+    index-tagged values, where an argmin reduces (value, index) pairs."""
+    n = mask.shape[-1]
+    index = jnp.arange(n, dtype=jnp.int32)
+    tagged = index if values is None else values * n + index
+    return jnp.min(jnp.where(mask, tagged, (1 << 30) // n * n), axis=-1) % n
+
+
+def _pick(values, index):
+    """``values[index]`` for a short vector, as a one-hot sum (under ``vmap`` a gather per game otherwise)."""
+    return jnp.where(jnp.arange(values.shape[-1]) == index, values, 0).sum(-1)
+
+
+def _free_before(mask):
+    """For each entry of a short bool vector, how many entries before it hold True (an unrolled running
+    count: ``cumsum`` under ``vmap`` becomes a slow windowed reduction on XLA:CPU)."""
+    counts, running = [], jnp.int32(0)
+    for i in range(mask.shape[-1]):
+        counts.append(running)
+        running = running + mask[i]
+    return jnp.stack(counts)
+
+
 def _at(board, x, y, outside=0):
     """``board``'s codes at cells (x, y), ``outside`` where off the board."""
     return jnp.where(_inside(x, y), board[_cell(x, y)], jnp.uint8(outside))
@@ -155,7 +228,7 @@ def _player_turn(state: BeastState, action):
     px, py = state.player_x, state.player_y
     # the line ahead: the first cell that holds no block ends it
     line = _at(old, px + dx * RAY, py + dy * RAY, OFF)
-    end = jnp.argmax(line != BLOCK)  # index into RAY: the line's blocks are RAY[:end]
+    end = _first(line != BLOCK)  # index into RAY: the line's blocks are RAY[:end]
     end_x, end_y = px + dx * (end + 1), py + dy * (end + 1)
     end_code = line[end]
     beyond = _at(old, end_x + dx, end_y + dy, OFF)
@@ -173,27 +246,37 @@ def _player_turn(state: BeastState, action):
     return state, crushed, walked_into_beast
 
 
-def _beast_turn(state: BeastState, taken, start_board, i: int, stale, draws: Draws):
+def _beast_turn(state: BeastState, taken, stale_free, i: int, stale, draws: Draws):
     """Beast ``i``'s turn (when alive): the state after it and whether it caught the player. ``taken``
     (bool [CELLS]) marks the cells held by blocks or the player, which stay put while the beasts play;
     the beasts' own cells come from their positions. ``stale``: it is the first beast to play this turn,
-    so it sees free cells on the board of the turn's start."""
+    so it sees the free cells of the turn's start, ``stale_free`` (its neighbours', in ``NX, NY`` order)."""
     bx, by, px, py = state.beast_x[i], state.beast_y[i], state.player_x, state.player_y
     alive = state.alive[i]
     catches = alive & (jnp.abs(bx - px) <= 1) & (jnp.abs(by - py) <= 1) & ((bx != px) | (by != py))
     nx, ny = bx + NX, by + NY
-    inside, cells = _inside(nx, ny), _cell(nx, ny)
-    beasts_there = ((nx[:, None] == state.beast_x) & (ny[:, None] == state.beast_y) & state.alive).any(1)
-    free = inside & jnp.where(stale, start_board[cells] == 0, ~taken[cells] & ~beasts_there)
+    cells = _cell(nx, ny)
+    beast_cells = jnp.where(state.alive, state.beast_y * WIDTH + state.beast_x, -1)
+    beasts_there = (cells[:, None] == beast_cells).any(1)
+    free = jnp.where(stale, stale_free, _inside(nx, ny) & ~taken[cells] & ~beasts_there)
     count = free.sum()
-    nearest = jnp.argmin(jnp.where(free, jnp.abs(nx - px) + jnp.abs(ny - py), 1 << 20))
+    nearest = _first(free, jnp.abs(nx - px) + jnp.abs(ny - py))
     k = jnp.minimum((draws.choice[i] * count).astype(jnp.int32), jnp.maximum(count - 1, 0))
-    kth_free = jnp.argmax(free & (jnp.cumsum(free) == k + 1))
+    kth_free = _first(free & (_free_before(free) == k))
     pick = jnp.where(draws.random[i] < RANDOM_MOVE_PROBABILITY, kth_free, nearest)
     moves = alive & ~catches & (draws.move[i] < MOVE_PROBABILITY) & (count > 0)
-    to_x = jnp.where(catches, px, jnp.where(moves, nx[pick], bx))
-    to_y = jnp.where(catches, py, jnp.where(moves, ny[pick], by))
+    to_x = jnp.where(catches, px, jnp.where(moves, bx + _pick(NX, pick), bx))
+    to_y = jnp.where(catches, py, jnp.where(moves, by + _pick(NY, pick), by))
     return state._replace(beast_x=state.beast_x.at[i].set(to_x), beast_y=state.beast_y.at[i].set(to_y)), catches
+
+
+def _first_free(state: BeastState, start_board):
+    """The free neighbours, on the board of the turn's start, of the first beast alive (the one that plays
+    first this turn, from where it stood at the start)."""
+    first = _first(state.alive)
+    bx, by = _pick(state.beast_x, first), _pick(state.beast_y, first)
+    nx, ny = bx + NX, by + NY
+    return _inside(nx, ny) & (start_board[_cell(nx, ny)] == 0)
 
 
 def advance(state: BeastState, action, draws: Draws) -> tuple[BeastState, Observation, jax.Array, jax.Array]:
@@ -201,10 +284,11 @@ def advance(state: BeastState, action, draws: Draws) -> tuple[BeastState, Observ
     start_board = state.board
     state, crushed, walked_into_beast = _player_turn(state, action)
     taken = (state.blocks > 0).at[state.player_y * WIDTH + state.player_x].set(True)
+    stale_free = _first_free(state, start_board)
     caught = jnp.int32(0)
     played_before = jnp.bool_(False)
     for i in range(BEASTS):
-        state, catches = _beast_turn(state, taken, start_board, i, ~played_before, draws)
+        state, catches = _beast_turn(state, taken, stale_free, i, ~played_before, draws)
         caught = caught + catches
         played_before = played_before | state.alive[i]
     won = ~state.alive.any()

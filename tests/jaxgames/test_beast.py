@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy.stats import chisquare
 from retro.examples import beast as retro_beast
 from retro.examples.beast.agents import beast as retro_beast_agent
 
@@ -129,6 +130,54 @@ def test_the_game_keeps_the_protocol_and_starts_like_the_retro_game():
     assert np.all((boards == B.BLOCK).sum((1, 2)) == B.BLOCKS)
     share = (boards == B.BLOCK).mean(0)  # every cell as likely to hold a block
     assert share.min() > 0.3 - 0.06 and share.max() < 0.3 + 0.06
+
+
+def test_boards_are_laid_out_uniformly():
+    """The blocks on every cell about equally often; each piece on any cell equally likely, never on a block
+    or another piece."""
+    blocks, cells = jax.jit(jax.vmap(B.layout))(jax.random.split(jax.random.PRNGKey(3), 20_000))
+    blocks, cells = np.asarray(blocks), np.asarray(cells)
+    n = len(blocks)
+    assert (blocks.sum(1) == B.BLOCKS).all()
+    assert (np.diff(np.sort(cells, 1), axis=1) > 0).all()  # pieces apart
+    assert not np.take_along_axis(blocks, cells, 1).any()  # and off the blocks
+    share = B.BLOCKS / B.CELLS
+    assert np.abs(blocks.sum(0) - n * share).max() < 5 * np.sqrt(n * share * (1 - share))
+    for piece in (0, 1, B.BEASTS):  # the player, the first beast, the last
+        for where, size in ((cells[:, piece] % B.WIDTH, B.WIDTH), (cells[:, piece] // B.WIDTH, B.HEIGHT)):
+            assert chisquare(np.bincount(where, minlength=size)).pvalue > 1e-3
+
+
+def test_the_largest_keys_are_found_without_a_sort_and_ties_go_to_the_larger_index():
+    keys = jax.random.bits(jax.random.PRNGKey(4), (64, B.CELLS), jnp.uint32)
+    found = np.asarray(jax.jit(jax.vmap(lambda k: B._largest(k, B.BLOCKS)))(keys))
+    expected = np.zeros_like(found)
+    np.put_along_axis(expected, np.argsort(np.asarray(keys), 1)[:, -B.BLOCKS:], True, 1)
+    assert (found == expected).all()
+    tied = np.full(B.CELLS, 7, np.uint32)
+    tied[:100] = 9  # 100 above the tie, so 140 of the 700 tied keys: the last 140
+    alone = np.asarray(B._largest(jnp.asarray(tied), B.BLOCKS))
+    assert alone[:100].all() and alone[-140:].all() and alone.sum() == B.BLOCKS
+    both = jax.vmap(lambda k: B._largest(k, B.BLOCKS))(jnp.stack([jnp.asarray(tied), keys[0]]))
+    assert (np.asarray(both[0]) == alone).all() and (np.asarray(both[1]) == expected[0]).all()
+
+
+def test_each_piece_takes_its_first_free_candidate_or_the_board_is_placed_again_by_its_keys():
+    blocks = jnp.zeros((B.CELLS,), bool).at[:B.BLOCKS].set(True)
+    keys = jax.random.bits(jax.random.PRNGKey(5), (B.CELLS,), jnp.uint32)
+    pieces = B.BEASTS + 1
+    free_cells = 300 + jnp.arange(pieces, dtype=jnp.int32)
+    # each piece: a block first, then the cell the piece before it took, then its own free cell
+    candidates = jnp.zeros((pieces, B.TRIES), jnp.int32).at[:, 2:].set(free_cells[:, None])
+    candidates = candidates.at[1:, 1].set(free_cells[:-1])
+    placed = B._pieces(blocks, candidates, keys)
+    assert (np.asarray(placed) == np.asarray(free_cells)).all()
+    stuck = candidates.at[4].set(0)  # the fifth piece finds only blocks
+    by_keys = np.asarray(B._pieces(blocks, stuck, keys))
+    free_keys = np.where(np.asarray(blocks), np.iinfo(np.uint32).max, np.asarray(keys))
+    assert (by_keys == np.argsort(free_keys, kind="stable")[:pieces]).all()
+    both = jax.vmap(B._pieces, in_axes=(None, 0, None))(blocks, jnp.stack([candidates, stuck]), keys)
+    assert (np.asarray(both[0]) == np.asarray(placed)).all() and (np.asarray(both[1]) == by_keys).all()
 
 
 def play_scripted(monkeypatch, layout, turns):
