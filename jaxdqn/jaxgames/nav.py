@@ -33,7 +33,8 @@ from jaxdqn.core.types import Observation
 from jaxdqn.jaxgames.protocol import JaxGame
 
 WIDTH, HEIGHT = 25, 25
-SLOTS = 64
+SLOTS = 64  # two 32-bit words of flags where slots are handled as bits (plays)
+BIT = jnp.arange(32, dtype=jnp.uint32)
 ACTIONS = ["KEY_LEFT", "KEY_RIGHT"]  # then the no-op, index 2
 CHARACTER_SET = ["^", "O"]
 SHIP, ASTEROID = CHARACTER_SET.index("^") + 1, CHARACTER_SET.index("O") + 1
@@ -79,14 +80,55 @@ def observe(state: NavState) -> Observation:
 def plays(bottom: jax.Array, alive: jax.Array, oldest: jax.Array) -> jax.Array:
     """Which asteroids play this turn, for slots whose list order starts at slot ``oldest``: one plays
     unless the live asteroid before it left the board this turn (the first of a run of bottom-row
-    asteroids leaves, the second is skipped and stays, the third leaves, ...). A pass over the slots in
-    list order carrying "the one before left"."""
-    def one(left, offset):
-        slot = (oldest + offset) % bottom.shape[0]
-        played = ~left
-        return jnp.where(alive[slot], played & bottom[slot], left), played
-    _, played = jax.lax.scan(one, jnp.bool_(False), jnp.arange(bottom.shape[0]))
-    return jnp.roll(played, oldest)
+    asteroids leaves, the second is skipped and stays, the third leaves, ...).
+
+    Each slot acts on "the one before left" as a map of one bool: a dead slot keeps it, a live one off
+    the bottom row clears it, a live one on the bottom row flips it. The slots' maps are composed in list
+    order by doubling, on the 64 slots packed as bits (what each prefix of maps makes of False, and of
+    True, one bit per slot): six rounds of whole-word operations per game, where a loop over the slots
+    costs 64 steps."""
+    shift = oldest.astype(jnp.uint32)
+    alive_bits, bottom_bits = _rotate_right(_packed(alive), shift), _rotate_right(_packed(bottom), shift)
+    if_false = tuple(a & b for a, b in zip(alive_bits, bottom_bits))  # list order from bit 0 on
+    if_true = tuple(~a for a in alive_bits)
+    done = 1
+    while done < SLOTS:  # compose each prefix with the one ``done`` slots before it (identity before the first)
+        before_false, before_true = _shifted_up(if_false, done, False), _shifted_up(if_true, done, True)
+        # the earlier prefix's value picks, bit by bit, what the later maps make of True or of False
+        if_false, if_true = (tuple((e & t) | (~e & f) for e, t, f in zip(before_false, if_true, if_false)),
+                             tuple((e & t) | (~e & f) for e, t, f in zip(before_true, if_true, if_false)))
+        done *= 2
+    left_before = _shifted_up(if_false, 1, False)  # every slot before, applied to False
+    return ~_unpacked(_rotate_right(left_before, (SLOTS - shift) % SLOTS))
+
+
+def _packed(flags):
+    """64 flags as two 32-bit words, (slots 0-31, slots 32-63), slot i as bit i % 32."""
+    words = jnp.where(flags.reshape(2, 32), jnp.uint32(1) << BIT, jnp.uint32(0)).sum(-1, dtype=jnp.uint32)
+    return words[0], words[1]
+
+
+def _unpacked(words):
+    return ((jnp.stack(words)[:, None] >> BIT) & 1).astype(bool).reshape(SLOTS)
+
+
+def _shifted_up(words, by: int, fill: bool):
+    """The 64 bits moved ``by`` places up (1 <= by <= 32), the freed low bits set to ``fill``."""
+    low, high = words
+    if by == 32:
+        return (jnp.uint32(0xFFFFFFFF if fill else 0), low)
+    return (low << by) | jnp.uint32((1 << by) - 1 if fill else 0), (high << by) | (low >> (32 - by))
+
+
+def _rotate_right(words, by):
+    """The 64 bits rotated down by ``by`` (a traced number in [0, 64)): bit ``by`` becomes bit 0."""
+    low, high = words
+    swap = by >= 32
+    low, high = jnp.where(swap, high, low), jnp.where(swap, low, high)
+    by = by % 32
+    carried = (32 - by) % 32  # the bits that cross into the other word (none when by is 0)
+    high_in, low_in = (jnp.where(by == 0, jnp.uint32(0), word << carried) for word in (high, low))
+    return (low >> by) | high_in, (high >> by) | low_in
 
 
 def advance(state: NavState, action, roll, spawn_x) -> tuple[NavState, Observation, jax.Array, jax.Array]:
@@ -140,4 +182,5 @@ JAX_GAME = JaxGame(
               "board_size": [WIDTH, HEIGHT], "spatial": True},
     preprocessing={},
     retro_module="retro.examples.nav",
+    reset_pool=1 / 64,
 )

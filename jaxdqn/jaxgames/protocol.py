@@ -15,9 +15,9 @@ A JAX game is a :class:`JaxGame`:
   on every step for every game (a select keeps it only where a game ended), so a game may
   offer ``restart(state, key)``: a reset that reuses the old state's arrays where a new game
   does not care what they hold, which saves writing them. A game whose ``reset`` is costly (a
-  shuffled board) sets ``reset_pool``: :func:`step_and_reset_games` then makes fresh games only
-  for the games that ended, that share of the batch at a time, with the same keys and so the
-  same results.
+  shuffled board), or whose state is large next to a turn's work, sets ``reset_pool``:
+  :func:`step_and_reset_games` then makes fresh games only for the games that ended, that share
+  of the batch at a time, with the same keys and so the same results.
 
 A module that defines ``JAX_GAME = JaxGame(...)`` can be named in a run's ``[game] module``
 and is then trained by the compiled loop.
@@ -43,7 +43,7 @@ class JaxGame(NamedTuple):
     preprocessing: dict  # what obs holds, as [preprocessing]: observe_state and their sizes
     retro_module: str  # the retro game this one ports, for play and evaluation in the terminal
     restart: Callable | None = None  # (state, key) -> (state, obs): reset, free to reuse the old state's buffers
-    reset_pool: float | None = None  # when reset is costly: fresh games made ceil(N * reset_pool) at a time
+    reset_pool: float | None = None  # fresh games made only for the ended ones, ceil(N * reset_pool) at a time
 
 
 class Stepped(NamedTuple):

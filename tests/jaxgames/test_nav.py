@@ -109,6 +109,23 @@ def test_an_asteroid_after_one_that_leaves_skips_its_fall():
     assert float(reward) == 1 and not bool(done)
 
 
+def test_which_asteroids_play_matches_a_pass_over_the_list_for_any_ring():
+    rng = np.random.default_rng(0)
+    games = 3000
+    bottom = rng.random((games, N.SLOTS)) < rng.random((games, 1))
+    alive = rng.random((games, N.SLOTS)) < rng.random((games, 1))
+    oldest = rng.integers(0, N.SLOTS, games)
+    played = np.asarray(jax.jit(jax.vmap(N.plays))(jnp.asarray(bottom), jnp.asarray(alive), jnp.asarray(oldest)))
+    for g in range(games):
+        left, expected = False, np.zeros(N.SLOTS, bool)
+        for offset in range(N.SLOTS):  # list order: the oldest slot first, round the ring
+            slot = (oldest[g] + offset) % N.SLOTS
+            expected[slot] = not left
+            if alive[g, slot]:
+                left = expected[slot] and bottom[g, slot]
+        assert (played[g] == expected).all(), g
+
+
 def test_asteroids_appear_more_often_as_turns_pass():
     def spawned_at(turn, key):
         state = N.new_game()._replace(turn=jnp.int32(turn - 1))
