@@ -47,6 +47,24 @@ def _member_runs_vmap(axis_size, in_batched, goes_on):
     return (goes_on if batched else jnp.ones_like(goes_on)), batched
 
 
+@custom_vmap
 def keep_where(runs: jax.Array, new, old):
-    """``new`` where the member ``runs`` (a scalar flag), else ``old``, for every leaf."""
-    return jax.tree.map(lambda a, b: jnp.where(runs, a, b), new, old)
+    """``new`` where the member ``runs`` (a scalar flag from :func:`member_runs`), else ``old``, for every
+    leaf. Alone, ``new`` (the body runs only while its member runs): no select is written, so a program
+    compiled without ``vmap`` is the plain loop's."""
+    del runs, old
+    return new
+
+
+@keep_where.def_vmap
+def _keep_where_vmap(axis_size, in_batched, runs, new, old):
+    runs_batched, new_batched, old_batched = in_batched
+    if not runs_batched:  # every member of this level runs alike: the levels outside decide
+        return keep_where(runs, new, old), new_batched
+
+    def select(a, a_batched, b, b_batched):
+        a, b = (x if batched else jnp.broadcast_to(x, (axis_size,) + x.shape)
+                for x, batched in ((a, a_batched), (b, b_batched)))
+        return jnp.where(runs.reshape((axis_size,) + (1,) * (a.ndim - 1)), a, b)
+
+    return jax.tree.map(select, new, new_batched, old, old_batched), jax.tree.map(lambda _: True, new)

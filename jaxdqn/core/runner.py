@@ -211,27 +211,31 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         return a, transition
 
     def train_once(r: RunnerState, key, runs=True) -> tuple[RunnerState, None]:
-        """One update (its replay writes only where ``runs``: see :mod:`jaxdqn.core.member_loops`)."""
+        """One update; where ``runs`` is False the learner and replay keep what they hold (see
+        :mod:`jaxdqn.core.member_loops`): selected here, inside the update's own elementwise passes, rather
+        than by a pass of its own over every agent's weights and optimizer state after each iteration."""
         state = r.learner._replace(opt_state=learner.set_learning_rate(r.learner.opt_state, r.learning_rate))
         sampling, update_fn = learning(r.hyper)
         replay = buffer.update(r.replay, r.pending.indices, r.pending.abs_td, r.has_pending & runs)
         batch, indices, weights = sampling.sample(replay, key, batch_size)
         state, metrics = update_fn(state, batch, weights)
-        return r._replace(learner=state, replay=replay, pending=PendingPriorities(indices, metrics.abs_td),
-                          has_pending=jnp.bool_(True), ep_loss=r.ep_loss + metrics.loss,
-                          ep_updates=r.ep_updates + 1), None
+        return r._replace(learner=keep_where(runs, state, r.learner), replay=replay,
+                          pending=PendingPriorities(indices, metrics.abs_td), has_pending=jnp.bool_(True),
+                          ep_loss=r.ep_loss + metrics.loss, ep_updates=r.ep_updates + 1), None
 
     def train(r: RunnerState, sync, key, runs) -> RunnerState:
-        def copy(x: LearnerState) -> LearnerState:  # where sync: several agents or runs may differ in it
-            return x._replace(target_params=jax.tree.map(lambda p, t: jnp.where(sync, p, t), x.params,
+        copies = sync & runs
+
+        def copy(x: LearnerState) -> LearnerState:  # where it copies: several agents or runs may differ in it
+            return x._replace(target_params=jax.tree.map(lambda p, t: jnp.where(copies, p, t), x.params,
                                                          x.target_params))
-        r = r._replace(learner=jax.lax.cond(any_member(sync), copy, lambda x: x, r.learner))
+        r = r._replace(learner=jax.lax.cond(any_member(copies), copy, lambda x: x, r.learner))
         return jax.lax.scan(lambda r, k: train_once(r, k, runs), r, jax.random.split(key, updates))[0]
 
     def iteration(r: RunnerState, train_now: bool, sync, runs) -> RunnerState:
         """One agent's iteration; its updates happen when ``train_now`` (a Python bool: warm-up iterations,
-        before replay holds a batch, are a loop of their own, so no branch copies the state). Replay is written
-        only where ``runs``; the caller keeps the rest of the old state where it does not."""
+        before replay holds a batch, are a loop of their own, so no branch copies the state). Replay and the
+        learner change only where ``runs``; the caller keeps the rest of the old state where it does not."""
         key, step_key, update_key = jax.random.split(r.key, 3)
         params = r.learner.params
         acting, transitions = jax.lax.scan(lambda a, k: game_step(params, r.hyper, a, k),
@@ -292,9 +296,11 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
                 runs = member_runs(wants(carry))
                 ticked, sync = tick(clock)
                 stepped = step(agents, train_now, sync, runs)
-                agents, clock, done = keep_where(runs, (stepped._replace(replay=None), ticked, done + 1),
-                                                 (agents._replace(replay=None), clock, done))
-                return agents._replace(replay=stepped.replay), clock, done
+                # the learner and replay, the large parts, keep their contents inside the iteration
+                large = dict(replay=None, learner=None)
+                agents, clock, done = keep_where(runs, (stepped._replace(**large), ticked, done + 1),
+                                                 (agents._replace(**large), clock, done))
+                return agents._replace(replay=stepped.replay, learner=stepped.learner), clock, done
             return jax.lax.while_loop(lambda carry: any_member(wants(carry)), run, carry)
 
         return loop(wants_more, True, loop(wants_warming, False, (agents, clock, jnp.int32(0))))

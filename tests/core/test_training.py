@@ -22,10 +22,13 @@ def test_evaluations_inside_the_program_leave_training_as_it_was():
     plain_state, plain = jax.jit(make_train(small()))(key)
     config = small()._replace(eval_every=6, eval_games=3)
     state, metrics = jax.jit(make_train(config))(key)
-    for name in ("episode_reward", "episode_length", "episode_loss", "episodes"):
+    for name in ("episode_reward", "episode_length", "episodes"):
         np.testing.assert_array_equal(metrics[name], plain[name])
+    # the same updates, but XLA may compile them inside the evaluation loop with another rounding (on an
+    # AMD EPYC: one loss of 12 and some weights 1 ulp apart, each program deterministic)
+    np.testing.assert_allclose(metrics["episode_loss"], plain["episode_loss"], rtol=1e-6)
     for a, b in zip(jax.tree.leaves(state.learner.params), jax.tree.leaves(plain_state.learner.params)):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     assert int(state.records.count) == int(metrics["episodes"])  # every chunk's episodes kept, in order
 
     # two evaluations (12 // 6), after at least 6 and 12 episodes; nothing is left to train after the
