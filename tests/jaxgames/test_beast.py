@@ -5,9 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy.stats import chisquare
 from retro.examples import beast as retro_beast
 from retro.examples.beast.agents import beast as retro_beast_agent
+from scipy.stats import chisquare
 
 from jaxdqn.games.encoding import ObservationEncoder
 from jaxdqn.games.env import GameEnv
