@@ -29,6 +29,24 @@ def test_vmapped_members_stop_on_their_own_at_every_level_of_nesting():
             np.testing.assert_array_equal(x[r, c], alone[1])
             np.testing.assert_array_equal(b[r, c], alone[2])
     assert float(x[0, 1]) == 64.0 and float(b[0, 1].sum()) == 6.0
+    # members whose inner level runs alike (one limit for several buffers): the outer level decides
+    bigs = jnp.stack([big, big + 1])
+    i, x, b = jax.jit(jax.vmap(jax.vmap(doubling, (None, 0)), (0, None)))(limits[0], bigs)
+    for r in range(2):
+        for c in range(2):
+            alone = jax.jit(doubling)(limits[0, r], bigs[c])
+            np.testing.assert_array_equal(x[r, c], alone[1])
+            np.testing.assert_array_equal(b[r, c], alone[2])
+
+
+def test_keeping_selects_only_under_vmap():
+    def keep(runs, new, old):
+        return keep_where(runs, {"w": new}, {"w": old})
+    assert selected_shapes(jax.make_jaxpr(keep)(True, jnp.ones(3), jnp.zeros(3)).jaxpr) == []
+    batched = jax.make_jaxpr(jax.vmap(keep, (0, 0, None)))(jnp.array([True, False]), jnp.ones((2, 3)), jnp.zeros(3))
+    assert selected_shapes(batched.jaxpr) == [(2, 3)]
+    kept = jax.vmap(keep, (0, 0, None))(jnp.array([True, False]), jnp.ones((2, 3)), jnp.zeros(3))["w"]
+    np.testing.assert_array_equal(kept, [[1, 1, 1], [0, 0, 0]])
 
 
 def selected_shapes(jaxpr) -> list[tuple]:
