@@ -9,8 +9,9 @@ rates (log-spaced from 3e-5 to 3e-3) x ``--seeds`` seeds, all trained by one pro
 ``jax.vmap(jax.vmap(train, (0, None)), (None, 0))(keys, grid(settings, learning_rate=...))``. Beside it,
 one agent alone (the same settings, the middle learning rate) in a program of its own. Printed: the first
 call's compile seconds, and game steps per second after compiling, all agents together (medians of the
-rounds, the two interleaved). ``--check`` also trains each of the sweep's agents alone and compares its
-episodes with the sweep's (they must be equal).
+rounds, the two interleaved), and the share of the sweep's loop its agents used: the loop runs until the
+agent with the most steps is done, the others idling in it. ``--check`` also trains each of the sweep's
+agents alone and compares its episodes with the sweep's (they must be equal).
 """
 from __future__ import annotations
 
@@ -32,12 +33,18 @@ from peers import GAME, HIDDEN, SETTINGS, first_call, jaxdqn_settings, timed  # 
 from jaxdqn.core import TrainConfig, grid, make_train  # noqa: E402
 
 
-def played(state) -> int:
-    """Game steps every agent in ``state`` played (finished episodes and the games still running)."""
-    n = np.asarray(state.episodes)
+def played_each(state) -> np.ndarray:
+    """Game steps each agent in ``state`` played (finished episodes and the games still running), flat."""
+    n = np.asarray(state.episodes).reshape(-1)
     lengths = np.asarray(state.records.length)
-    done = sum(int(lengths.reshape(-1, lengths.shape[-1])[i, :c].sum()) for i, c in enumerate(n.reshape(-1)))
-    return done + int(np.asarray(state.ep_length).sum())
+    lengths = lengths.reshape(n.size, lengths.shape[-1])
+    running = np.asarray(state.ep_length).reshape(n.size, -1).sum(axis=1)
+    return np.array([lengths[i, :c].sum() for i, c in enumerate(n)]) + running
+
+
+def played(state) -> int:
+    """Game steps every agent in ``state`` played, all together."""
+    return int(played_each(state).sum())
 
 
 def main(argv=None):
@@ -70,8 +77,10 @@ def main(argv=None):
                 (state, metrics), _, _, compile_s, _, compiled[name] = first_call(fn, *fn_args)
                 runs[name + "_compile_s"] = compile_s
             (state, metrics), seconds = timed(compiled[name], *fn_args)
-            steps = played(state)
-            runs[name].append({"steps": steps, "seconds": seconds, "steps_per_s": steps / seconds,
+            each = played_each(state)
+            steps = int(each.sum())
+            runs[name].append({"steps": steps, "busy": float(each.mean() / each.max()), "seconds": seconds,
+                               "steps_per_s": steps / seconds,
                                "agents": int(np.asarray(state.episodes).size),
                                "mean_reward_last_50": float(np.asarray(metrics["episode_reward"])[..., -50:].mean())})
             if name == "sweep":
@@ -98,6 +107,11 @@ def main(argv=None):
     print(f"\n{v['machine']}, jax {v['jax']}, python {v['python']}; setting {args.setting}, {args.episodes} episodes "
           f"per agent, rounds: {args.rounds} (medians)")
     print_table(rows, ("program", "agents", "game steps", "steps/s (all agents)", "vs alone", "compile s"))
+    busy = statistics.median(r["busy"] for r in runs["sweep"])
+    print(f"the sweep's agents played {busy:.0%} of the steps its loop made room for (mean / most steps of an "
+          "agent: the loop goes on until the last agent's episodes are done, the finished ones idling in it); "
+          f"counting those room steps too, {rate['sweep'] / busy:,.0f} steps/s "
+          f"({rate['sweep'] / busy / rate['alone']:.2f}x alone)")
     print("final 50 episodes' mean reward per learning rate (mean of seeds): " + ", ".join(
         f"{lr:.1e}: {np.asarray(sweep_metrics['episode_reward'][i])[:, -50:].mean():+.1f}"
         for i, lr in enumerate(rates)))
