@@ -63,11 +63,6 @@ def played_each(state) -> np.ndarray:
     return np.array([lengths[i, :c].sum() for i, c in enumerate(n)]) + running
 
 
-def played(state) -> int:
-    """Game steps every agent in ``state`` played, all together."""
-    return int(played_each(state).sum())
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--setting", default="one", choices=list(SETTINGS))
