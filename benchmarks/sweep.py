@@ -1,7 +1,7 @@
 """A hyperparameter sweep in one compiled program against one agent alone, side by side.
 
     python benchmarks/sweep.py [--setting one|many] [--learning-rates 8] [--seeds 2] [--episodes 300]
-                               [--hidden 128 64] [--frozen-board-kernel] [--rounds 2] [--check] [--json FILE]
+                               [--hidden 128 64] [--board-kernel trained] [--rounds 2] [--check] [--json FILE]
 
 The game is the JAX snake, with benchmarks/peers.py's settings (``one``: 1 game, one update of 64 per 4
 transitions; ``many``: 256 games, one update of 256 per 256). The sweep is ``--learning-rates`` learning
@@ -13,10 +13,11 @@ rounds, the two interleaved), and the share of the sweep's loop its agents used:
 agent with the most steps is done, the others idling in it. ``--check`` also trains each of the sweep's
 agents alone and compares its episodes with the sweep's (they must be equal).
 
-Two ways to ask what the first layer costs: ``--hidden`` narrows the network (the first layer's width
-first), and ``--frozen-board-kernel`` trains everything but the one-hot layer's board kernel (no
-gradient, no Adam for it, in the sweep and alone alike). The latter is not a way to train: it bounds
-what any optimizer that touches only the rows a batch reads could gain.
+Ways to ask what the first layer costs: ``--hidden`` narrows the network (the first layer's width
+first); ``--board-kernel no-adam`` still makes the one-hot layer's board kernel's gradient (and clips
+by the global norm with it) but gives it no Adam step, and ``--board-kernel frozen`` makes no gradient
+for it at all, in the sweep and alone alike. Neither is a way to train: they bound what an Adam that
+updates only the rows a batch reads could gain, with the dense gradient kept or not.
 """
 from __future__ import annotations
 
@@ -39,18 +40,24 @@ import jaxdqn.core.learner  # noqa: E402
 from jaxdqn.core import TrainConfig, grid, make_train  # noqa: E402
 
 
-def freeze_board_kernel():
-    """Make every optimizer from here on leave the one-hot layer's board kernel as it is (and XLA then
-    drops its gradient): a bound for the benchmark, not a way to train."""
+def untrained_board_kernel(how: str):
+    """Make every optimizer from here on give the one-hot layer's board kernel no Adam step: ``"no-adam"``
+    still clips by the global norm of all gradients, the board kernel's with them; ``"frozen"`` leaves its
+    gradient out altogether (XLA then drops it). A bound for the benchmark, not a way to train."""
     import optax
-    clipped_adam = jaxdqn.core.learner.make_optimizer
+    clipped_adam, clip = jaxdqn.core.learner.make_optimizer, jaxdqn.core.learner.clip_by_global_norm
 
-    def make_optimizer(*args, **kwargs):
-        def labels(params):
-            return jax.tree_util.tree_map_with_path(
-                lambda path, _: "frozen" if "board_kernel" in jax.tree_util.keystr(path) else "trained", params)
-        return optax.multi_transform({"trained": clipped_adam(*args, **kwargs), "frozen": optax.set_to_zero()},
-                                     labels)
+    def labels(params):
+        return jax.tree_util.tree_map_with_path(
+            lambda path, _: "untrained" if "board_kernel" in jax.tree_util.keystr(path) else "trained", params)
+
+    def make_optimizer(learning_rate, max_grad_norm=jaxdqn.core.learner.MAX_GRAD_NORM):
+        if how == "frozen":
+            return optax.multi_transform({"trained": clipped_adam(learning_rate, max_grad_norm),
+                                          "untrained": optax.set_to_zero()}, labels)
+        adam = optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate)
+        return optax.chain(clip(max_grad_norm),
+                           optax.multi_transform({"trained": adam, "untrained": optax.set_to_zero()}, labels))
     jaxdqn.core.learner.make_optimizer = make_optimizer
 
 
@@ -72,15 +79,15 @@ def main(argv=None):
     parser.add_argument("--rows-width", type=int, default=None,
                         help="Settings.rows_width (default: make_train's, row lists as long as the board; 0: boards)")
     parser.add_argument("--hidden", type=int, nargs="+", default=list(HIDDEN), help="hidden layer sizes")
-    parser.add_argument("--frozen-board-kernel", action="store_true",
-                        help="leave the one-hot layer's board kernel untrained (a bound, see above)")
+    parser.add_argument("--board-kernel", default="trained", choices=["trained", "no-adam", "frozen"],
+                        help="the one-hot layer's board kernel: trained, or a bound (see above)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--check", action="store_true", help="train each agent alone too and compare")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
-    if args.frozen_board_kernel:
-        freeze_board_kernel()
+    if args.board_kernel != "trained":
+        untrained_board_kernel(args.board_kernel)
     settings = jaxdqn_settings(args.setting, args.rows_width)
     train = make_train(TrainConfig(GAME, settings, episodes=args.episodes, hidden_sizes=tuple(args.hidden)))
     rates = list(np.geomspace(3e-5, 3e-3, args.learning_rates))
@@ -108,7 +115,7 @@ def main(argv=None):
                 sweep_metrics = metrics
 
     result = {"versions": versions(), "setting": args.setting, "episodes": args.episodes, "learning_rates": rates,
-              "seeds": args.seeds, "hidden": args.hidden, "frozen_board_kernel": args.frozen_board_kernel,
+              "seeds": args.seeds, "hidden": args.hidden, "board_kernel": args.board_kernel,
               "runs": runs}
     if args.check:
         single = jax.jit(train)
@@ -127,7 +134,7 @@ def main(argv=None):
             for name in ("sweep", "alone")]
     v = result["versions"]
     print(f"\n{v['machine']}, jax {v['jax']}, python {v['python']}; setting {args.setting}, {args.episodes} episodes "
-          f"per agent, hidden {tuple(args.hidden)}{', board kernel frozen' if args.frozen_board_kernel else ''}, "
+          f"per agent, hidden {tuple(args.hidden)}, board kernel {args.board_kernel}, "
           f"rounds: {args.rounds} (medians)")
     print_table(rows, ("program", "agents", "game steps", "steps/s (all agents)", "vs alone", "compile s"))
     busy = statistics.median(r["busy"] for r in runs["sweep"])
