@@ -63,6 +63,7 @@ _EXPORTS = {
     "make_greedy": "jaxdqn.core.acting",
     "greedy_actions": "jaxdqn.core.acting",
     "make_train": "jaxdqn.core",
+    "make_sweep": "jaxdqn.core",
     "TrainConfig": "jaxdqn.core",
     "Settings": "jaxdqn.core",
     "Hyperparameters": "jaxdqn.core",

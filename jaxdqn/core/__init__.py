@@ -12,7 +12,7 @@
 - :mod:`~jaxdqn.core.acting`     epsilon-greedy and greedy action selection
 - :mod:`~jaxdqn.core.schedules`  epsilon, learning-rate and target-copy schedules
 - :mod:`~jaxdqn.core.runner`     acting, game steps, replay and updates as one compiled program
-- :mod:`~jaxdqn.core.training`   a whole run as one pure function (``make_train``)
+- :mod:`~jaxdqn.core.training`   a whole run as one pure function (``make_train``), a sweep of them (``make_sweep``)
 - :mod:`~jaxdqn.core.sharding`   the compiled program over many devices
 - :mod:`~jaxdqn.core.evaluation` greedy play of a game written in JAX
 
@@ -28,6 +28,7 @@ _EXPORTS = {
     "RunnerState": "jaxdqn.core.runner", "Settings": "jaxdqn.core.settings", "make_runner": "jaxdqn.core.runner",
     "Hyperparameters": "jaxdqn.core.hyperparameters", "grid": "jaxdqn.core.hyperparameters",
     "TrainConfig": "jaxdqn.core.training", "game_spec": "jaxdqn.core.training", "make_train": "jaxdqn.core.training",
+    "make_sweep": "jaxdqn.core.training",
 }
 __all__ = sorted(_EXPORTS)
 

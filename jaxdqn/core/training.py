@@ -1,12 +1,13 @@
 """Research API: a whole training run as one pure function, PureJaxRL style.
 
-    from jaxdqn.core import TrainConfig, grid, make_train
+    from jaxdqn.core import TrainConfig, grid, make_sweep, make_train
     from jaxdqn.jaxgames import snake
     train = jax.jit(make_train(TrainConfig(snake.JAX_GAME, episodes=500)))
     state, metrics = train(jax.random.PRNGKey(0))               # one agent
     states, metrics = jax.jit(jax.vmap(make_train(config)))(keys)  # many agents in one program
     hp = grid(config.settings, learning_rate=[1e-4, 3e-4, 1e-3])    # a sweep, in one program too
-    states, metrics = jax.jit(jax.vmap(make_train(config)))(keys[:3], hp)
+    states, metrics = jax.jit(jax.vmap(make_train(config)))(keys[:3], hp)    # a key each
+    states, metrics = jax.jit(make_sweep(make_train(config)))(keys[:4], hp)  # every rate x every key, [3, 4]
 
 ``metrics`` holds every episode's reward, length and average loss, in the order they
 finished, and ``overflow``: True when a board outgrew ``settings.rows_width`` row lists
@@ -25,6 +26,7 @@ import jax.numpy as jnp
 from jaxdqn.core.evaluation import make_evaluate
 from jaxdqn.core.hyperparameters import Hyperparameters
 from jaxdqn.core.networks import make_network
+from jaxdqn.core.networks.layers import traced_for_the_cpu
 from jaxdqn.core.runner import EpisodeRecords, RunnerState, make_runner
 from jaxdqn.core.settings import Settings
 from jaxdqn.core.types import NetworkSpec
@@ -111,6 +113,56 @@ def make_train(config: TrainConfig):
         return state._replace(records=records), metrics
 
     return train
+
+
+def make_sweep(train: Callable, at_once: int | str = "auto"):
+    """``sweep(keys, hyperparameters) -> (states, metrics)``: ``train`` (as :func:`make_train` makes it) for every
+    configuration of ``hyperparameters`` (:class:`Hyperparameters` with a leading axis of ``C``, as
+    :func:`~jaxdqn.core.hyperparameters.grid` makes) with every key of ``keys`` (``[S]``), in one program.
+    Pure and jittable; every leaf of the result is ``[C, S, ...]``.
+
+    Args:
+      train: ``train(key, hyperparameters) -> (state, metrics)`` for one agent.
+      at_once: how many agents train side by side. ``"all"``: all ``C * S`` (``jax.vmap``), the most work
+        per step, for a device with room for it (a GPU); agents that finish their episodes first wait for
+        the last. ``K``: ``K`` at a time, group after group (``jax.lax.map`` over groups of ``K``, vmapped
+        within a group, the last group what is left); an agent waits only for its group, and only ``K``
+        agents' weights and optimizer states are worked on at once: on a CPU, where one agent's stay in
+        cache and many agents' do not, 1 is the fastest. ``"auto"``: 1 where the program is traced for a
+        CPU (``jax.default_device``, else the default backend), else ``"all"``.
+
+    Returns:
+      ``sweep``. Agent ``(c, s)`` plays the episodes ``train(keys[s], hyperparameters[c])`` plays alone, up
+      to float rounding (batched programs may sum in another order; over long runs that can flip an action).
+    """
+    if at_once not in ("auto", "all") and (isinstance(at_once, bool) or not isinstance(at_once, int) or at_once < 1):
+        raise ValueError(f"at_once: {at_once!r} is not a number of agents; give a positive int, 'all' or 'auto'")
+
+    def sweep(keys, hyperparameters: Hyperparameters):
+        configurations, seeds = jax.tree.leaves(hyperparameters)[0].shape[0], keys.shape[0]
+        size = (1 if traced_for_the_cpu() else "all") if at_once == "auto" else at_once
+        if size == "all" or size >= configurations * seeds:
+            return jax.vmap(jax.vmap(train, in_axes=(0, None)), in_axes=(None, 0))(keys, hyperparameters)
+        flat_keys = jnp.tile(keys, (configurations,) + (1,) * (keys.ndim - 1))  # agent c * S + s: key s ...
+        flat_hyper = jax.tree.map(lambda x: jnp.repeat(x, seeds, axis=0), hyperparameters)  # ... configuration c
+        out = _in_groups(lambda agent: train(*agent), (flat_keys, flat_hyper), configurations * seeds, size)
+        return jax.tree.map(lambda x: x.reshape(configurations, seeds, *x.shape[1:]), out)
+
+    return sweep
+
+
+def _in_groups(f, xs, n: int, size: int):
+    """``jax.lax.map(f, xs, batch_size=size)`` for ``n`` items, written out: that reshapes with a -1, which
+    fails on the zero-size arrays a run's state can hold (a game without extras)."""
+    if size == 1:
+        return jax.lax.map(f, xs)
+    whole = n - n % size
+    groups = jax.tree.map(lambda x: x[:whole].reshape(whole // size, size, *x.shape[1:]), xs)
+    out = jax.tree.map(lambda x: x.reshape(whole, *x.shape[2:]), jax.lax.map(jax.vmap(f), groups))
+    if whole == n:
+        return out
+    rest = jax.vmap(f)(jax.tree.map(lambda x: x[whole:], xs))
+    return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, rest)
 
 
 EVAL_STREAM = 0x5EED  # evaluation keys: fold_in(fold_in(key, EVAL_STREAM), k), apart from training's splits

@@ -46,3 +46,10 @@ def test_the_board_kernel_gets_no_step_and_the_rest_trains_as_before(how, monkey
     expected = clipped_with_it if how == "no-adam" else clipped_without_it
     for layer, name in (("input", "bias"), ("q", "kernel")):
         np.testing.assert_allclose(updates[layer][name], expected[layer][name], rtol=1e-5)
+
+
+def test_the_room_a_sweep_makes_is_each_group_times_its_most_steps():
+    each = np.array([10, 20, 30, 40, 50])
+    assert sweep.loop_used(each, None) == 150 / (5 * 50)  # all together: every agent waits for the last
+    assert sweep.loop_used(each, 2) == 150 / (2 * 20 + 2 * 40 + 50)  # groups of two, then the one left
+    assert sweep.loop_used(each, 1) == 1.0

@@ -171,6 +171,6 @@ def test_the_kernel_is_chosen_for_programs_that_run_on_the_cpu(monkeypatch):
     """On a machine whose default backend is a GPU, a trainer told ``device = "cpu"`` traces under
     ``jax.default_device(cpu)``: its convolutions are the CPU's."""
     monkeypatch.setattr(layers.jax, "default_backend", lambda: "gpu")
-    assert not layers._traced_for_the_cpu()
+    assert not layers.traced_for_the_cpu()
     with jax.default_device(jax.devices("cpu")[0]):
-        assert layers._traced_for_the_cpu()
+        assert layers.traced_for_the_cpu()

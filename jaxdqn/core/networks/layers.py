@@ -148,12 +148,12 @@ def conv3x3(x: jax.Array, w: jax.Array, bias: jax.Array | None = None, relu: boo
     to float32 rounding (tested).
     """
     if x.dtype == w.dtype == jnp.float32 and (bias is None or bias.dtype == jnp.float32) \
-            and _traced_for_the_cpu() and native.load().onednn:
+            and traced_for_the_cpu() and native.load().onednn:
         return conv3x3_onednn(x, w, jnp.zeros(w.shape[-1:], w.dtype) if bias is None else bias, relu)
     return _bias_relu(conv3x3_xla(x, w), bias, relu)
 
 
-def _traced_for_the_cpu() -> bool:
+def traced_for_the_cpu() -> bool:
     """Whether programs traced now run on the CPU: ``jax.default_device``'s platform where one is set
     (the trainers set it, e.g. ``device = "cpu"`` on a machine with a GPU), else the default backend's."""
     device = jax.config.jax_default_device
