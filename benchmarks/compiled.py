@@ -1,7 +1,11 @@
 """The compiled loop's figures: reference semantics against the update's own cost, throughput while
 learning, agents side by side, and the time from the command to a good snake.
 
-    python benchmarks/compiled.py [--quick] [--json FILE]
+    python benchmarks/compiled.py [--quick] [--seeds-only] [--json FILE]
+
+Agents side by side are measured both ways the trainer runs them: all together under ``vmap`` (its way on
+a GPU) and one after another within each chunk (``one_at_a_time``, its way on a CPU), interleaved, medians
+of 3 rounds. ``--seeds-only`` measures only those rows.
 
 Run alone, or from ``benchmarks/throughput.py`` (which puts these rows beside the host loop and the
 reference, measured in the same run).
@@ -9,9 +13,11 @@ reference, measured in the same run).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,6 +107,28 @@ def time_to_good_snake(quick: bool) -> dict:
     return {"seconds": seconds, "greedy_retro_mean": json.loads(out)["episode_reward"]["mean"]}
 
 
+def measure_seeds(quick: bool = False) -> dict:
+    """Agents x 16 games, steps/s of all agents together once warm: all together (``vmap``) and, for several
+    agents, one after another in each chunk; the two interleaved, medians of the rounds."""
+    runner, results = _runner(SEEDS), {}
+    rounds, iterations = (1, 100) if quick else (3, 300)
+    for seeds in ((1, 8) if quick else (1, 8, 32)):
+        init = jax.vmap(runner.init) if seeds > 1 else lambda keys: runner.init(keys[0])
+        agents = jax.jit(init)(jax.random.split(jax.random.PRNGKey(1), seeds))
+        ways = {"seeds": False, "seeds_apart": True} if seeds > 1 else {"seeds": False}
+        chunk = {way: jax.jit(functools.partial(runner.run_chunk, one_at_a_time=apart)) for way, apart in ways.items()}
+        warm = {way: chunk[way](agents, runner.init_clock(), 1 << 30, 50) for way in ways}  # compiles
+        rates = {way: [] for way in ways}
+        for _ in range(rounds):
+            for way in ways:
+                out = {}
+                elapsed = _timed(lambda: out.setdefault("r", chunk[way](*warm[way][:2], 1 << 30, iterations)))
+                rates[way].append(int(out["r"][2]) * SEEDS.steps_per_iteration * SEEDS.num_envs * seeds / elapsed)
+        for way in ways:
+            results.setdefault(way, {})[seeds] = {"steps_per_s": statistics.median(rates[way])}
+    return results
+
+
 def measure(quick: bool = False) -> dict:
     results = {}
     reference = steps_per_second(REFERENCE, iterations=300 if quick else 2000, fill=not quick)
@@ -109,11 +137,21 @@ def measure(quick: bool = False) -> dict:
                                       "ms_per_iteration": reference["ms_per_iteration"], "update_floor_ms": floor,
                                       "over_floor": reference["ms_per_iteration"] / floor - 1}
     results["throughput"] = {k: v for k, v in steps_per_second(THROUGHPUT).items() if k.endswith("_s")}
-    for seeds in ((1, 8) if quick else (1, 8, 32)):
-        r = steps_per_second(SEEDS, seeds, warm_iterations=50, iterations=100 if quick else 200)
-        results.setdefault("seeds", {})[seeds] = {k: v for k, v in r.items() if k.endswith("_s")}
+    results.update(measure_seeds(quick))
     results["time_to_good_snake"] = time_to_good_snake(quick)
     return results
+
+
+def seed_rows(results: dict) -> list[tuple[str, float, str]]:
+    out = []
+    for seeds, s in results["seeds"].items():
+        out.append((f"compiled, {seeds} agent(s) x 16 games, 1 update (batch 128) / 16 transitions, "
+                    "steps/s (all agents)", s["steps_per_s"], ""))
+        if seeds in results.get("seeds_apart", {}):
+            apart = results["seeds_apart"][seeds]["steps_per_s"]
+            out.append(("  the same, one agent after another in each chunk (the trainer on a CPU)", apart,
+                        f" ({apart / s['steps_per_s']:.2f}x)"))
+    return out
 
 
 def rows(results: dict) -> list[tuple[str, float, str]]:
@@ -125,9 +163,7 @@ def rows(results: dict) -> list[tuple[str, float, str]]:
             f" / {r['update_floor_ms']:.3f} ({r['over_floor']:+.0%})"),
            ("compiled, 256 games, 1 update (batch 256) / 256 transitions, steps/s", results["throughput"]["steps_per_s"],
             "")]
-    for seeds, s in results["seeds"].items():
-        out.append((f"compiled, {seeds} agent(s) x 16 games, 1 update (batch 128) / 16 transitions, steps/s (all agents)",
-                    s["steps_per_s"], ""))
+    out += seed_rows(results)
     t = results["time_to_good_snake"]
     out.append(("runs/snake-jax: command to last checkpoint (compile included), s", t["seconds"],
                 f"; greedy on retro snake, 100 games: {t['greedy_retro_mean']:+.1f}"))
@@ -137,10 +173,11 @@ def rows(results: dict) -> list[tuple[str, float, str]]:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seeds-only", action="store_true", help="only the rows of agents side by side")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
-    results = measure(args.quick)
-    for what, value, unit in rows(results):
+    results = measure_seeds(args.quick) if args.seeds_only else measure(args.quick)
+    for what, value, unit in (seed_rows if args.seeds_only else rows)(results):
         print(f"{what:100s} {value:>12,.3f}{unit}" if value < 100 else f"{what:100s} {value:>12,.0f}{unit}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))

@@ -156,13 +156,13 @@ def load_config(run_dir: str | Path, import_game: bool = True) -> RunConfig:
                                 "for more throughput with a retro game raise num_envs"))
     if jax_game is None and module_ok and section["training"].get("num_seeds", 1) != 1:
         problems.append(Problem("training.num_seeds", f"is {section['training']['num_seeds']!r} for a retro game",
-                                "agents side by side in one program need the game written in JAX; a retro game "
+                                "agents trained together in one program need the game written in JAX; a retro game "
                                 "runs in Python, one step at a time",
                                 "remove num_seeds (or train a JAX game, e.g. module = \"jaxdqn.jaxgames.snake\"), "
                                 "and run several copies of the run directory instead"))
     if section["sweep"] and module_ok and jax_game is None:
         problems.append(Problem("sweep", "is set for a retro game",
-                                "a sweep trains every configuration side by side in one compiled program, which "
+                                "a sweep trains every configuration together in one compiled program, which "
                                 "needs the game written in JAX; a retro game runs in Python, one step at a time",
                                 "remove [sweep] and run one directory per configuration (or train a JAX game, "
                                 "e.g. module = \"jaxdqn.jaxgames.snake\")"))

@@ -53,7 +53,7 @@ TRAINING_KEYS: dict[str, tuple[Any, str]] = {
     "checkpoint_every": (100, "episodes between checkpoints (and lines in training.log)"),
     "num_envs": (ALGORITHM["num_envs"],
                  "games played in lockstep with one batched action choice per step; 1 = the reference"),
-    "num_seeds": (1, "independent agents trained side by side in one program, one seed each (JAX games only)"),
+    "num_seeds": (1, "independent agents trained in lockstep in one program, one seed each (JAX games only)"),
 }
 TRAINING_DEFAULTS = {k: v for k, (v, _) in TRAINING_KEYS.items()}
 MAX_N_STEP = 100

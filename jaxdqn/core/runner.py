@@ -104,7 +104,8 @@ class Runner(NamedTuple):
     """The compiled loop's pure functions for one game, network and settings."""
 
     init: Any  # (key, shard=0, hyper=None) -> RunnerState (one agent; hyper: the settings' by default)
-    run_chunk: Any  # (agent or stacked agents, clock, target_episodes, max_iterations) -> (agents, clock, iterations)
+    run_chunk: Any  # (agent or stacked agents, clock, target_episodes, max_iterations, one_at_a_time=False)
+    #   -> (agents, clock, iterations)
     updates: Any  # (agent, key, n) -> agent: n updates on its replay, no game played (the update's own cost)
     settings: Settings  # with rows_width made concrete
     records: int  # capacity of the episode records
@@ -260,20 +261,23 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
         zeros = jnp.zeros_like(freq)
         return Clock(jnp.int32(0), zeros, zeros, zeros - 1, freq)
 
-    def run_chunk(agents: RunnerState, clock: Clock, target_episodes, max_iterations):
+    def run_chunk(agents: RunnerState, clock: Clock, target_episodes, max_iterations, one_at_a_time: bool = False):
         """Iterate every agent until each has finished ``target_episodes``, or ``max_iterations`` ran, or a
         board overflowed the row lists: ``(agents, clock, iterations run)``. Records start empty.
 
         ``agents`` is one agent as ``init`` makes it, or several stacked on a leading axis (``vmap`` of
         ``init``); a single agent is kept without that axis, so its scatters and gathers carry no batch
-        dimension and its buffers are updated in place.
+        dimension and its buffers are updated in place. Stacked agents iterate in lockstep, all of them as
+        many iterations as the one with fewest episodes needs; ``one_at_a_time`` (a Python bool) runs those
+        same iterations agent after agent (``jax.lax.map``) instead of all agents' together (``vmap``): on a
+        CPU each agent's weights and optimizer state then stay in cache across its iterations, and each
+        agent runs the kernels of a run of its own.
 
         Under ``jax.vmap`` (runs side by side: ``jax.vmap(make_train(...))``), each run stops on its own
         while the loop goes on for the others, without copying any buffer (:mod:`jaxdqn.core.member_loops`)."""
         agents = agents._replace(records=agents.records._replace(count=jnp.zeros_like(agents.records.count)))
         if mesh_axes:  # each process sizes its chunks by its own clock; every device must run the same count
             max_iterations = jax.lax.pmin(max_iterations, mesh_axes)
-        batched = agents.episodes.ndim > 0
 
         def wants_more(carry):  # this run's own condition (every stacked agent's together)
             agents, _, done = carry
@@ -283,27 +287,48 @@ def make_runner(game: JaxGame, network: Network, settings: Settings, records: in
                 overflow = jax.lax.pmax(overflow.astype(jnp.int32), mesh_axes) > 0
             return (fewest < target_episodes) & (done < max_iterations) & ~overflow
 
-        def wants_warming(carry):  # ... and the next iteration ends before replay holds a batch
-            return wants_more(carry) & (carry[1].added + steps * s.num_envs < s.batch_size)
+        if one_at_a_time and agents.episodes.ndim > 0 and not mesh_axes:
+            return _apart(agents, clock, wants_more)
+        return _iterate(wants_more, (agents, clock, jnp.int32(0)))
 
-        def loop(wants, train_now: bool, carry):
-            own_periods = jnp.ndim(clock.target_update_freq) > 0  # each agent copies its target when due
-            step = (jax.vmap(iteration, in_axes=(0, None, 0 if own_periods else None, None)) if batched
-                    else iteration)
+    def _iterate(wants, carry):
+        """Iterations while ``wants(carry)``: those that end before replay holds a batch (no updates), then
+        the rest, each a loop of its own."""
+        def warming(carry):  # ... and the next iteration ends before replay holds a batch
+            return wants(carry) & (carry[1].added + steps * s.num_envs < s.batch_size)
+        return _loop(wants, True, _loop(warming, False, carry))
 
-            def run(carry):
-                agents, clock, done = carry
-                runs = member_runs(wants(carry))
-                ticked, sync = tick(clock)
-                stepped = step(agents, train_now, sync, runs)
-                # the learner and replay, the large parts, keep their contents inside the iteration
-                large = dict(replay=None, learner=None)
-                agents, clock, done = keep_where(runs, (stepped._replace(**large), ticked, done + 1),
-                                                 (agents._replace(**large), clock, done))
-                return agents._replace(replay=stepped.replay, learner=stepped.learner), clock, done
-            return jax.lax.while_loop(lambda carry: any_member(wants(carry)), run, carry)
+    def _loop(wants, train_now: bool, carry):
+        batched = carry[0].episodes.ndim > 0
+        own_periods = jnp.ndim(carry[1].target_update_freq) > 0  # each agent copies its target when due
+        step = (jax.vmap(iteration, in_axes=(0, None, 0 if own_periods else None, None)) if batched
+                else iteration)
 
-        return loop(wants_more, True, loop(wants_warming, False, (agents, clock, jnp.int32(0))))
+        def run(carry):
+            agents, clock, done = carry
+            runs = member_runs(wants(carry))
+            ticked, sync = tick(clock)
+            stepped = step(agents, train_now, sync, runs)
+            # the learner and replay, the large parts, keep their contents inside the iteration
+            large = dict(replay=None, learner=None)
+            agents, clock, done = keep_where(runs, (stepped._replace(**large), ticked, done + 1),
+                                             (agents._replace(**large), clock, done))
+            return agents._replace(replay=stepped.replay, learner=stepped.learner), clock, done
+        return jax.lax.while_loop(lambda carry: any_member(wants(carry)), run, carry)
+
+    def _apart(agents: RunnerState, clock: Clock, wants_more):
+        """Stacked agents' lockstep iterations, one agent after another: each runs until it alone would stop,
+        then each catches up to the most any ran, which is where the lockstep loop stops (all agents
+        run the same iterations, and their clocks tick alike)."""
+        n = agents.episodes.shape[0]
+        clocks = jax.tree.map(lambda x: jnp.broadcast_to(x, (n,)), clock)  # each agent's copy
+        agents, clocks, ran = jax.lax.map(lambda a: _iterate(wants_more, (*a, jnp.int32(0))), (agents, clocks))
+        most = jnp.max(ran)
+
+        def behind(carry):  # (a board that overflowed ends the chunk: the caller runs it again, wider)
+            return (carry[2] < most) & ~carry[0].overflow
+        agents, clocks, _ = jax.lax.map(lambda a: _iterate(behind, a), (agents, clocks, ran))
+        return agents, jax.tree.map(lambda x, old: x if jnp.ndim(old) else x[0], clocks, clock), most
 
     def only_updates(r: RunnerState, key, count):
         return jax.lax.fori_loop(0, count, lambda i, r: train_once(r, jax.random.fold_in(key, i))[0], r)

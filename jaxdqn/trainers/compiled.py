@@ -4,8 +4,9 @@ Everything a user sees is the host trainer's: config keys and their meaning, the
 bar, training.log lines every ``checkpoint_every`` episodes, metrics.csv, Orbax checkpoints
 with fingerprints, resume (from the exact state: games mid-episode, keys, schedules and,
 with ``save_replay_buffer``, the replay), Ctrl+C, the NaN guard. Between chunks the host
-only logs, checkpoints and looks for a stop request. ``num_seeds`` agents train side by side
-in the same program (``jax.vmap``): a checkpoint is taken when every agent has finished the
+only logs, checkpoints and looks for a stop request. ``num_seeds`` agents train in lockstep
+in the same program (side by side under ``jax.vmap`` on a GPU; on a CPU one after another within each
+chunk, where each agent's weights stay in cache): a checkpoint is taken when every agent has finished the
 interval's episodes, the log's averages are over all of them, and metrics.csv has each
 agent's episodes (its ``agent`` column). A ``[sweep]`` trains ``num_seeds`` agents for each of its
 configurations, each agent with its configuration's hyperparameters (agent ``c * num_seeds + s``
@@ -18,6 +19,7 @@ log, metrics.csv and checkpoint names.
 from __future__ import annotations
 
 import contextlib
+import functools
 from concurrent.futures import Future
 
 import jax
@@ -105,7 +107,9 @@ class CompiledTrainer(CompiledCheckpoints):
             return
         self.runner, self._init = self._local_runner(self.hp)
         periods = self._target_periods()
-        self._init_clock, self._chunk = lambda: self.runner.init_clock(periods), jax.jit(self.runner.run_chunk)
+        apart = self.device.platform == "cpu"  # stacked agents one after another (see Runner.run_chunk)
+        self._init_clock = lambda: self.runner.init_clock(periods)
+        self._chunk = jax.jit(functools.partial(self.runner.run_chunk, one_at_a_time=apart))
 
     def _settings(self, hp: dict) -> tuple[Settings, int]:
         """The runner's settings for hyperparameters ``hp``, and how many episodes its records hold."""

@@ -1,5 +1,7 @@
 """The compiled loop's core: a whole run as a pure function, seeds side by side, the host's schedules."""
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -66,6 +68,36 @@ def test_stored_rows_equal_the_host_row_lists_and_report_overflow():
     np.testing.assert_array_equal(rows.rows[:2], board_rows(boards[:2], spec, 16))
     _, fits = to_stored(batch, spec, 64)
     assert not bool(fits)
+
+
+@pytest.mark.slow
+def test_stacked_agents_one_at_a_time_run_the_iterations_of_lockstep():
+    """Each chunk ends where lockstep ends (the agent with fewest episodes at its target, or the iteration
+    budget), with the same clock and episodes; target periods of each agent's own too. Paint's episodes
+    also end at random here, so the agents' episodes differ in length."""
+    def step(state, action, key):
+        state, obs, reward, done = paint_jax.JAX_GAME.step(state, action, key)
+        return state, obs, reward, done | (jax.random.uniform(jax.random.fold_in(key, 7)) < 0.05)
+
+    game = paint_jax.JAX_GAME._replace(name="paint, ending at random", step=step)
+    network = make_network(game_spec(game, (16,)))
+    runner = make_runner(game, network, SMALL, records=60)
+    agents = jax.vmap(runner.init)(jax.random.split(jax.random.PRNGKey(1), 3))
+    clock = runner.init_clock(np.array([20, 7, 50], np.int32))
+    chunk = {apart: jax.jit(functools.partial(runner.run_chunk, one_at_a_time=apart)) for apart in (False, True)}
+    runs = {apart: (agents, clock) for apart in chunk}
+    for target, budget in ((4, 1000), (9, 3), (9, 1000)):
+        out = {apart: chunk[apart](*runs[apart], target, budget) for apart in chunk}
+        (lockstep, lockstep_clock, lockstep_ran), (apart, apart_clock, apart_ran) = out[False], out[True]
+        assert int(apart_ran) == int(lockstep_ran) and (budget > 3 or int(apart_ran) == 3)
+        for a, b in zip(apart_clock, lockstep_clock):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(apart.episodes, lockstep.episodes)
+        for field in ("reward", "length", "count"):
+            np.testing.assert_array_equal(getattr(apart.records, field), getattr(lockstep.records, field))
+        np.testing.assert_allclose(apart.records.loss, lockstep.records.loss, rtol=1e-5)
+        runs = {False: out[False][:2], True: out[True][:2]}
+    assert int(np.min(lockstep.episodes)) >= 9 and len(set(np.asarray(lockstep.episodes).tolist())) > 1
 
 
 @pytest.mark.slow
