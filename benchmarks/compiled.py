@@ -51,14 +51,16 @@ def _timed(fn) -> float:
 
 
 def steps_per_second(settings: Settings, seeds: int = 1, warm_iterations: int = 200, iterations: int = 300,
-                     fill: bool = False, hidden_sizes=(128, 64), seconds: float | None = None) -> dict:
+                     fill: bool = False, hidden_sizes=(128, 64), seconds: float | None = None,
+                     one_at_a_time: bool = False) -> dict:
     """Game steps/s of all agents together once warm (with ``fill``, once replay is full). With ``seconds``,
-    ``iterations`` is chosen to take about that long (from a timed probe of a tenth of the warm-up)."""
+    ``iterations`` is chosen to take about that long (from a timed probe of a tenth of the warm-up).
+    ``one_at_a_time``: several agents run one after another in each chunk (``Runner.run_chunk``)."""
     runner = _runner(settings, hidden_sizes)
     init = jax.vmap(runner.init) if seeds > 1 else lambda keys: runner.init(keys[0])
     agents = jax.jit(init)(jax.random.split(jax.random.PRNGKey(1), seeds))
     clock = runner.init_clock()
-    chunk = jax.jit(runner.run_chunk)
+    chunk = jax.jit(functools.partial(runner.run_chunk, one_at_a_time=one_at_a_time))
     per_iteration = settings.steps_per_iteration * settings.num_envs
     if fill:
         warm_iterations = max(warm_iterations, settings.memory_capacity // per_iteration + 1)

@@ -11,8 +11,8 @@ In order, each stage timed and bounded so one that fails or runs long never hide
    ``python -m jaxdqn.train`` writes to training.log for a short snake run.
 3. The measurements, each with the command line that repeats it alone: the compiled snake at 256 to
    16,384 games (one update per step of all games), the compiled loop with the reference's semantics,
-   the CNN update on nav's shapes, vmapped seeds, runs/snake-jax from the command to a greedy score on
-   the retro snake, and the host loop on the retro snake.
+   the CNN update on nav's shapes, seeds (vmapped, and one after another), runs/snake-jax from the
+   command to a greedy score on the retro snake, and the host loop on the retro snake.
 4. ``tests``: the suite's quick tier (``pytest -m "not slow"``) on the device, with the time left.
 
 RESULTS_DIR gets ``device_check.json`` (everything), ``device_check.md`` (the table) and
@@ -192,10 +192,15 @@ def cnn_update(p: dict) -> dict:
 
 
 def seeds(p: dict) -> dict:
+    """Agents side by side (``vmap``, the trainer's way on an accelerator), and the fewest of them one after
+    another in each chunk (its way on a CPU), to see which pays here."""
     import compiled
-    return {f"{n} agents": measured(compiled.steps_per_second(compiled.SEEDS, n, warm_iterations=20,
-                                                             hidden_sizes=p["hidden_sizes"], seconds=p["seconds"]))
-            for n in p["seeds"]}
+
+    def rate(n: int, apart: bool) -> dict:
+        return measured(compiled.steps_per_second(compiled.SEEDS, n, warm_iterations=20, seconds=p["seconds"],
+                                                  hidden_sizes=p["hidden_sizes"], one_at_a_time=apart))
+    out = {f"{n} agents": rate(n, False) for n in p["seeds"]}
+    return {**out, f"{p['seeds'][0]} agents, one after another": rate(p["seeds"][0], True)}
 
 
 def snake_jax(check: Check, p: dict) -> dict:
@@ -291,8 +296,9 @@ def markdown(results: dict) -> str:
             f"{ms:.3f}" + (f" ({speedup:.0f}x the CPU reference's 59.8 at batch 64)" if what == "batch 64" else ""),
             f">= {TARGETS['cnn_speedup']:.0f}x the reference" if what == "batch 64" else "", "cnn_update")
     for what, r in (st.get("seeds", {}).get("result") or {}).items():
-        row(f"vmapped seeds, {what} x 16 games, 1 update of 128 / 16 transitions, steps/s (all agents)",
-            _rate(r["steps_per_s"]), "", "seeds")
+        agents, _, apart = what.partition(", ")
+        row(f"{'seeds ' + apart + ' in each chunk' if apart else 'vmapped seeds'}, {agents} x 16 games, 1 update "
+            "of 128 / 16 transitions, steps/s (all agents)", _rate(r["steps_per_s"]), "", "seeds")
     r = st.get("snake_jax", {}).get("result")
     if r:
         row(f"runs/snake-jax, command to last checkpoint (compile included), s; greedy on the retro snake "

@@ -26,6 +26,7 @@ def test_the_device_check_dry_run_measures_every_stage(tmp_path):
     assert stages["reference_semantics"]["result"]["update_floor_ms"] > 0
     assert stages["cnn_update"]["result"]["batch 8"] > 0
     assert stages["seeds"]["result"]["2 agents"]["steps_per_s"] > 0
+    assert stages["seeds"]["result"]["2 agents, one after another"]["steps_per_s"] > 0
     assert stages["snake_jax"]["result"]["device_line"].startswith("[INIT] Device: cpu")
     assert stages["host_loop"]["result"]["selected"]["steps_per_s"] > 0
     assert stages["host_loop"]["result"]["cpu"]["steps_per_s"] > 0
@@ -45,7 +46,8 @@ def test_a_failing_stage_is_recorded_and_the_check_goes_on(tmp_path, monkeypatch
     def broken():
         raise ValueError("no such kernel")
     check.stage("compiled_games", broken, "cmd A")
-    check.stage("seeds", lambda: {"8 agents": {"steps_per_s": 1.0}}, "cmd B")
+    seeds = {"8 agents": {"steps_per_s": 1.0}, "8 agents, one after another": {"steps_per_s": 2.0}}
+    check.stage("seeds", lambda: seeds, "cmd B")
     check.budget_s = 0  # out of time: the next measurement is skipped, not started
     check.stage("host_loop", lambda: pytest.fail("must not run"), "cmd C")
     stages = json.loads((tmp_path / "device_check.json").read_text())["stages"]
@@ -53,4 +55,5 @@ def test_a_failing_stage_is_recorded_and_the_check_goes_on(tmp_path, monkeypatch
     assert stages["seeds"]["status"] == "ok"
     assert stages["host_loop"]["status"] == "skipped"
     table = (tmp_path / "device_check.md").read_text()
+    assert "seeds one after another in each chunk, 8 agents x 16 games" in table
     assert "vmapped seeds, 8 agents" in table and "compiled_games: failed" in table and "host_loop: skipped" in table
