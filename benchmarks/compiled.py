@@ -44,6 +44,12 @@ def _runner(settings: Settings, hidden_sizes=(128, 64)):
     return make_runner(snake.JAX_GAME, make_network(game_spec(snake.JAX_GAME, hidden_sizes)), settings, 1 << 17)
 
 
+def _agents(runner, seeds: int):
+    """``seeds`` agents stacked on a leading axis as the trainer keeps them (one agent without it)."""
+    init = jax.vmap(runner.init) if seeds > 1 else lambda keys: runner.init(keys[0])
+    return jax.jit(init)(jax.random.split(jax.random.PRNGKey(1), seeds))
+
+
 def _timed(fn) -> float:
     t0 = time.perf_counter()
     jax.block_until_ready(fn())
@@ -57,8 +63,7 @@ def steps_per_second(settings: Settings, seeds: int = 1, warm_iterations: int = 
     ``iterations`` is chosen to take about that long (from a timed probe of a tenth of the warm-up).
     ``one_at_a_time``: several agents run one after another in each chunk (``Runner.run_chunk``)."""
     runner = _runner(settings, hidden_sizes)
-    init = jax.vmap(runner.init) if seeds > 1 else lambda keys: runner.init(keys[0])
-    agents = jax.jit(init)(jax.random.split(jax.random.PRNGKey(1), seeds))
+    agents = _agents(runner, seeds)
     clock = runner.init_clock()
     chunk = jax.jit(functools.partial(runner.run_chunk, one_at_a_time=one_at_a_time))
     per_iteration = settings.steps_per_iteration * settings.num_envs
@@ -115,8 +120,7 @@ def measure_seeds(quick: bool = False) -> dict:
     runner, results = _runner(SEEDS), {}
     rounds, iterations = (1, 100) if quick else (3, 300)
     for seeds in ((1, 8) if quick else (1, 8, 32)):
-        init = jax.vmap(runner.init) if seeds > 1 else lambda keys: runner.init(keys[0])
-        agents = jax.jit(init)(jax.random.split(jax.random.PRNGKey(1), seeds))
+        agents = _agents(runner, seeds)
         ways = {"seeds": False, "seeds_apart": True} if seeds > 1 else {"seeds": False}
         chunk = {way: jax.jit(functools.partial(runner.run_chunk, one_at_a_time=apart)) for way, apart in ways.items()}
         warm = {way: chunk[way](agents, runner.init_clock(), 1 << 30, 50) for way in ways}  # compiles

@@ -43,7 +43,7 @@ from peers import GAME, HIDDEN, SETTINGS, first_call, jaxdqn_settings, timed  # 
 
 import jaxdqn.core.learner  # noqa: E402
 from jaxdqn.core import TrainConfig, grid, make_sweep, make_train  # noqa: E402
-from jaxdqn.core.networks.layers import traced_for_the_cpu  # noqa: E402
+from jaxdqn.core.training import agents_at_once  # noqa: E402
 
 
 def untrained_board_kernel(how: str):
@@ -105,7 +105,8 @@ def main(argv=None):
     if args.at_once not in ("auto", "all") and not (args.at_once.isdigit() and int(args.at_once) > 0):
         parser.error(f"--at-once: {args.at_once!r} is neither 'auto', 'all' nor a positive number of agents")
     at_once = args.at_once if args.at_once in ("auto", "all") else int(args.at_once)
-    group = (1 if traced_for_the_cpu() else None) if at_once == "auto" else None if at_once == "all" else at_once
+    size = agents_at_once(at_once)  # as make_sweep groups the agents
+    group = None if size == "all" else size
 
     if args.board_kernel != "trained":
         untrained_board_kernel(args.board_kernel)

@@ -140,7 +140,7 @@ def make_sweep(train: Callable, at_once: int | str = "auto"):
 
     def sweep(keys, hyperparameters: Hyperparameters):
         configurations, seeds = jax.tree.leaves(hyperparameters)[0].shape[0], keys.shape[0]
-        size = (1 if traced_for_the_cpu() else "all") if at_once == "auto" else at_once
+        size = agents_at_once(at_once)
         if size == "all" or size >= configurations * seeds:
             return jax.vmap(jax.vmap(train, in_axes=(0, None)), in_axes=(None, 0))(keys, hyperparameters)
         flat_keys = jnp.tile(keys, (configurations,) + (1,) * (keys.ndim - 1))  # agent c * S + s: key s ...
@@ -149,6 +149,12 @@ def make_sweep(train: Callable, at_once: int | str = "auto"):
         return jax.tree.map(lambda x: x.reshape(configurations, seeds, *x.shape[1:]), out)
 
     return sweep
+
+
+def agents_at_once(at_once: int | str) -> int | str:
+    """What :func:`make_sweep`'s ``at_once`` means for a program traced now: ``"auto"`` made concrete (1 for
+    a CPU, else ``"all"``); a number or ``"all"`` as given."""
+    return (1 if traced_for_the_cpu() else "all") if at_once == "auto" else at_once
 
 
 def _in_groups(f, xs, n: int, size: int):
